@@ -1,0 +1,1 @@
+"""One module per `simkit` subcommand: HELP and register(subparser) -> handler."""
