@@ -1,0 +1,179 @@
+"""Performance measures of a simulation study, each with its Monte Carlo SE.
+
+Formulas are those of Morris, White & Crowther (2019), "Using simulation studies
+to evaluate statistical methods", Statistics in Medicine 38:2074-2102, Table 6.
+n is the number of replicates with a usable estimate; degenerate replicates
+(NaN estimate) are counted and reported, never silently dropped.
+"""
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+import numpy as np
+
+
+@dataclass(frozen=True)
+class Measure:
+    """A performance measure: estimate, Monte Carlo SE and the n it rests on."""
+    name: str
+    estimate: float
+    mcse: float
+    n: int
+
+    def __str__(self):
+        return f"{self.name} = {self.estimate:.4g} (MCSE {self.mcse:.2g}, n={self.n})"
+
+    def to_dict(self):
+        f = lambda x: float(x) if math.isfinite(x) else None  # noqa: E731
+        return {"estimate": f(self.estimate), "mcse": f(self.mcse), "n": int(self.n)}
+
+
+def _valid(x):
+    x = np.asarray(x, dtype=np.float64)
+    return x[np.isfinite(x)]
+
+
+def bias(est, truth) -> Measure:
+    """mean(theta_hat) - theta; MCSE = sqrt(sum (theta_i - mean)^2 / (n (n-1)))."""
+    x = _valid(est)
+    n = x.size
+    if n == 0:
+        return Measure("bias", np.nan, np.nan, 0)
+    m = x.mean() - truth
+    mcse = math.sqrt(np.sum((x - x.mean()) ** 2) / (n * (n - 1))) if n > 1 else np.nan
+    return Measure("bias", float(m), mcse, n)
+
+
+def relative_bias(est, truth) -> Measure:
+    """(mean - theta) / theta; undefined (NaN) when theta is 0 (e.g. log HR under the null)."""
+    b = bias(est, truth)
+    if truth == 0 or not math.isfinite(truth):
+        return Measure("relative_bias", np.nan, np.nan, b.n)
+    return Measure("relative_bias", b.estimate / truth, b.mcse / abs(truth), b.n)
+
+
+def empirical_se(est) -> Measure:
+    """SD of the estimates; MCSE = EmpSE / sqrt(2 (n - 1))."""
+    x = _valid(est)
+    n = x.size
+    if n < 2:
+        return Measure("empirical_se", np.nan, np.nan, n)
+    s = float(np.std(x, ddof=1))
+    return Measure("empirical_se", s, s / math.sqrt(2 * (n - 1)), n)
+
+
+def mse(est, truth) -> Measure:
+    """mean (theta_i - theta)^2; MCSE = sqrt(sum((theta_i - theta)^2 - MSE)^2 / (n (n - 1)))."""
+    x = _valid(est)
+    n = x.size
+    if n == 0:
+        return Measure("mse", np.nan, np.nan, 0)
+    sq = (x - truth) ** 2
+    m = float(sq.mean())
+    mcse = math.sqrt(np.sum((sq - m) ** 2) / (n * (n - 1))) if n > 1 else np.nan
+    return Measure("mse", m, mcse, n)
+
+
+def model_se(se) -> Measure:
+    """sqrt(mean of the model variances); MCSE = sqrt(Var(var_i) / (4 n ModSE^2))."""
+    v = _valid(se) ** 2
+    n = v.size
+    if n == 0:
+        return Measure("model_se", np.nan, np.nan, 0)
+    mod = math.sqrt(v.mean())
+    if n < 2 or mod == 0:
+        return Measure("model_se", mod, np.nan, n)
+    return Measure("model_se", mod, math.sqrt(np.var(v, ddof=1) / (4 * n * mod ** 2)), n)
+
+
+def relative_se_error(est, se) -> Measure:
+    """100 (ModSE / EmpSE - 1), on replicates with both; MCSE as in Morris et al. Table 6."""
+    est = np.asarray(est, float)
+    se = np.asarray(se, float)
+    ok = np.isfinite(est) & np.isfinite(se)
+    n = int(ok.sum())
+    if n < 2:
+        return Measure("relative_se_error_pct", np.nan, np.nan, n)
+    emp = float(np.std(est[ok], ddof=1))
+    v = se[ok] ** 2
+    mod = math.sqrt(v.mean())
+    if emp == 0 or mod == 0:
+        return Measure("relative_se_error_pct", np.nan, np.nan, n)
+    r = mod / emp
+    mcse = 100 * r * math.sqrt(np.var(v, ddof=1) / (4 * n * mod ** 4) + 1 / (2 * (n - 1)))
+    return Measure("relative_se_error_pct", 100 * (r - 1), mcse, n)
+
+
+def proportion(flags, name="proportion") -> Measure:
+    """Share of True among replicates where the flag is defined; MCSE sqrt(p(1-p)/n)."""
+    f = np.asarray(flags, dtype=np.float64)
+    f = f[np.isfinite(f)]
+    n = f.size
+    if n == 0:
+        return Measure(name, np.nan, np.nan, 0)
+    p = float(f.mean())
+    return Measure(name, p, math.sqrt(p * (1 - p) / n), n)
+
+
+def coverage(lo, hi, truth, name="coverage") -> Measure:
+    lo = np.asarray(lo, float)
+    hi = np.asarray(hi, float)
+    ok = np.isfinite(lo) & np.isfinite(hi)
+    flags = np.where(ok, (lo <= truth) & (truth <= hi), np.nan)
+    return proportion(flags, name)
+
+
+def rejection(p, alpha=0.05, name="rejection") -> Measure:
+    """Type I error or power: share of usable p-values <= alpha."""
+    p = np.asarray(p, float)
+    flags = np.where(np.isfinite(p), p <= alpha, np.nan)
+    return proportion(flags, name)
+
+
+def mean(x, name="mean") -> Measure:
+    x = _valid(x)
+    n = x.size
+    if n == 0:
+        return Measure(name, np.nan, np.nan, 0)
+    return Measure(name, float(x.mean()), float(np.std(x, ddof=1) / math.sqrt(n)) if n > 1 else np.nan, n)
+
+
+def quantile(x, q, name=None) -> Measure:
+    """Sample quantile with a distribution-free MCSE from the binomial order-statistic
+    interval: (x_(hi) - x_(lo)) / (2 z), ranks n q -+ z sqrt(n q (1 - q)), z = 1.96."""
+    x = np.sort(_valid(x))
+    n = x.size
+    name = name or f"q{q:g}"
+    if n == 0:
+        return Measure(name, np.nan, np.nan, 0)
+    est = float(np.quantile(x, q))
+    z = 1.959963984540054
+    half = z * math.sqrt(n * q * (1 - q))
+    lo = int(max(0, math.floor(n * q - half)))
+    hi = int(min(n - 1, math.ceil(n * q + half)))
+    return Measure(name, est, float((x[hi] - x[lo]) / (2 * z)), n)
+
+
+def estimator_measures(est, se, truth, lo=None, hi=None, p=None, alpha=0.05, prefix=""):
+    """The standard set for one estimand: bias, relative bias, EmpSE, ModSE, MSE, coverage,
+    bias-eliminated coverage, rejection rate, share degenerate.  est/lo/hi on the same scale
+    as truth (e.g. log HR)."""
+    est = np.asarray(est, float)
+    out = {
+        "bias": bias(est, truth),
+        "relative_bias": relative_bias(est, truth),
+        "empirical_se": empirical_se(est),
+        "model_se": model_se(se),
+        "relative_se_error_pct": relative_se_error(est, se),
+        "mse": mse(est, truth),
+        "degenerate": proportion(~np.isfinite(est), "degenerate"),
+    }
+    if lo is not None and hi is not None:
+        out["coverage"] = coverage(lo, hi, truth)
+        v = _valid(est)
+        if v.size:
+            out["be_coverage"] = coverage(lo, hi, float(v.mean()), "be_coverage")
+    if p is not None:
+        out["rejection"] = rejection(p, alpha)
+    return {prefix + k: Measure(prefix + k, m.estimate, m.mcse, m.n) for k, m in out.items()}
