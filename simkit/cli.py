@@ -88,6 +88,9 @@ def main(argv=None):
     except SimkitError as e:
         print(f"simkit {args.command}: error: {e}", file=sys.stderr)
         return 2
+    except BrokenPipeError:  # e.g. `simkit ... | head`
+        sys.stderr.close()
+        return 0
     except KeyboardInterrupt:
         print(f"simkit {args.command}: interrupted", file=sys.stderr)
         return 130

@@ -1,0 +1,393 @@
+"""The seed paper's whole analysis of one matched table, as one numba kernel.
+
+`simkit analyze` (one user data set) and every Monte Carlo replicate call
+`analyze_pairs`, so both give the same numbers by construction.  The result is
+a flat float64 vector; `FIELDS` names its entries (NaN = null) and the
+integer constants below index it.  See docs/analysis.md and the contract
+(matched-cohort table v1.1) for the definitions.
+
+Layout of the inputs: n pairs; rows 0..n-1 are the treated patients and rows
+n..2n-1 their reference patients in the same order.
+"""
+import math
+
+import numpy as np
+from numba import njit
+
+from . import status as st
+from .chi2 import chi2_independence
+from .cox import Z95, cox_binary, wald
+from .km import km_median
+from .logistic import logistic_fit
+from .logrank import GEHAN, LOGRANK, PETO, TARONE_WARE, weighted_logrank
+from .ols import ols_fit
+from .signedrank import signed_rank
+
+SCALAR_FIELDS = ('n_pairs', 'hr', 'hr_ci_low', 'hr_ci_high', 'hr_p', 'log_hr', 'log_hr_se', 'cox_status', 'median_days_treated', 'median_days_reference', 'median_treated_reached', 'median_reference_reached', 'logrank_p', 'gehan_p', 'tarone_ware_p', 'peto_p', 'logrank_chi2', 'gehan_chi2', 'tarone_ware_chi2', 'peto_chi2', 'tests_status', 'n_events_treated', 'n_events_reference', 'min_survival_p', 'n_decreased', 'n_no_change', 'n_increased', 'early_coef', 'early_se', 'early_ci_low', 'early_ci_high', 'early_p', 'early_status', 'signed_rank_stat', 'signed_rank_p', 'signed_rank_n', 'signed_rank_status', 'treated_coef', 'treated_se', 'treated_p', 'ols_status', 'dropped_survival', 'dropped_classes', 'dropped_early', 'dropped_signed_rank', 'dropped_ols', 'hr_firth', 'hr_firth_ci_low', 'hr_firth_ci_high', 'hr_firth_p', 'cox_firth_status', 'early_coef_firth', 'early_firth_ci_low', 'early_firth_ci_high', 'early_firth_p', 'early_firth_status', 'min_subgroup_p')
+
+# (factor, level) of the 12 subgroup rows, in the contract's order.
+SUBGROUP_LEVELS = (('sex', 'M'), ('sex', 'F'), ('age', '<median'), ('age', '>=median'), ('ft9', '1-2'), ('ft9', '3-5'), ('progression', 'fast'), ('progression', 'slow'), ('onset', 'bulbar'), ('onset', 'spinal'), ('riluzole', 'yes'), ('riluzole', 'no'))
+SUBGROUP_STATS = ('n', 'n_decreased', 'n_no_change', 'n_increased', 'ratio', 'chi2_p')
+
+FIELDS = SCALAR_FIELDS + tuple(
+    f"sg_{f}_{lv}_{s}" for f, lv in SUBGROUP_LEVELS for s in SUBGROUP_STATS
+)
+N_FIELDS = len(FIELDS)
+
+N_PAIRS = 0
+HR = 1
+HR_CI_LOW = 2
+HR_CI_HIGH = 3
+HR_P = 4
+LOG_HR = 5
+LOG_HR_SE = 6
+COX_STATUS = 7
+MEDIAN_DAYS_TREATED = 8
+MEDIAN_DAYS_REFERENCE = 9
+MEDIAN_TREATED_REACHED = 10
+MEDIAN_REFERENCE_REACHED = 11
+LOGRANK_P = 12
+GEHAN_P = 13
+TARONE_WARE_P = 14
+PETO_P = 15
+LOGRANK_CHI2 = 16
+GEHAN_CHI2 = 17
+TARONE_WARE_CHI2 = 18
+PETO_CHI2 = 19
+TESTS_STATUS = 20
+N_EVENTS_TREATED = 21
+N_EVENTS_REFERENCE = 22
+MIN_SURVIVAL_P = 23
+N_DECREASED = 24
+N_NO_CHANGE = 25
+N_INCREASED = 26
+EARLY_COEF = 27
+EARLY_SE = 28
+EARLY_CI_LOW = 29
+EARLY_CI_HIGH = 30
+EARLY_P = 31
+EARLY_STATUS = 32
+SIGNED_RANK_STAT = 33
+SIGNED_RANK_P = 34
+SIGNED_RANK_N = 35
+SIGNED_RANK_STATUS = 36
+TREATED_COEF = 37
+TREATED_SE = 38
+TREATED_P = 39
+OLS_STATUS = 40
+DROPPED_SURVIVAL = 41
+DROPPED_CLASSES = 42
+DROPPED_EARLY = 43
+DROPPED_SIGNED_RANK = 44
+DROPPED_OLS = 45
+HR_FIRTH = 46
+HR_FIRTH_CI_LOW = 47
+HR_FIRTH_CI_HIGH = 48
+HR_FIRTH_P = 49
+COX_FIRTH_STATUS = 50
+EARLY_COEF_FIRTH = 51
+EARLY_FIRTH_CI_LOW = 52
+EARLY_FIRTH_CI_HIGH = 53
+EARLY_FIRTH_P = 54
+EARLY_FIRTH_STATUS = 55
+MIN_SUBGROUP_P = 56
+SG0 = 57  # first subgroup field; row L, stat s at SG0 + 6 * L + s
+
+# columns of the score matrix
+S_PRE, S_0, S_2, S_4, S_6 = 0, 1, 2, 3, 4
+
+DECREASED, NO_CHANGE, INCREASED = 0, 1, 2
+RESPONSE_THRESHOLD = 3.0  # points; |d| == 3 is no_change
+
+
+@njit(cache=True)
+def classify(d):
+    """Response class of a pair from d = change_6(treated) - change_6(reference)."""
+    if d > RESPONSE_THRESHOLD:
+        return DECREASED
+    if d < -RESPONSE_THRESHOLD:
+        return INCREASED
+    return NO_CHANGE
+
+
+@njit(cache=True)
+def _has(scores, row, cols):
+    for c in cols:
+        if not np.isfinite(scores[row, c]):
+            return False
+    return True
+
+
+@njit(cache=True)
+def _wald_p(z):
+    return math.erfc(abs(z) / math.sqrt(2.0))
+
+
+@njit(cache=True)
+def _survival(time, event, n, firth, out):
+    keep = np.zeros(n, dtype=np.bool_)
+    for i in range(n):
+        keep[i] = (np.isfinite(time[i]) and np.isfinite(time[n + i])
+                   and event[i] >= 0 and event[n + i] >= 0)
+    m = 0
+    for i in range(n):
+        if keep[i]:
+            m += 1
+    out[DROPPED_SURVIVAL] = n - m
+    tt = np.empty(2 * m)
+    ee = np.empty(2 * m, dtype=np.int64)
+    gg = np.empty(2 * m, dtype=np.int64)
+    xx = np.empty(2 * m)
+    j = 0
+    for arm in range(2):
+        for i in range(n):
+            if keep[i]:
+                r = arm * n + i
+                tt[j] = time[r]
+                ee[j] = event[r]
+                gg[j] = 1 - arm
+                xx[j] = 1.0 - arm
+                j += 1
+    ev_t = 0
+    ev_r = 0
+    for k in range(2 * m):
+        if ee[k] == 1:
+            if gg[k] == 1:
+                ev_t += 1
+            else:
+                ev_r += 1
+    out[N_EVENTS_TREATED] = ev_t
+    out[N_EVENTS_REFERENCE] = ev_r
+    if m == 0:
+        out[COX_STATUS] = st.MISSING
+        out[TESTS_STATUS] = st.MISSING
+        out[MEDIAN_TREATED_REACHED] = 0.0
+        out[MEDIAN_REFERENCE_REACHED] = 0.0
+        if firth:
+            out[COX_FIRTH_STATUS] = st.MISSING
+        return
+    beta, se, ll, nit, status = cox_binary(tt, ee, xx, False)
+    out[COX_STATUS] = status
+    if status == st.OK:
+        lo, hi, p = wald(beta, se)
+        out[HR] = math.exp(beta)
+        out[HR_CI_LOW] = lo
+        out[HR_CI_HIGH] = hi
+        out[HR_P] = p
+        out[LOG_HR] = beta
+        out[LOG_HR_SE] = se
+    if firth:
+        beta, se, ll, nit, status = cox_binary(tt, ee, xx, True)
+        out[COX_FIRTH_STATUS] = status
+        if status == st.OK:
+            lo, hi, p = wald(beta, se)
+            out[HR_FIRTH] = math.exp(beta)
+            out[HR_FIRTH_CI_LOW] = lo
+            out[HR_FIRTH_CI_HIGH] = hi
+            out[HR_FIRTH_P] = p
+    med, reached = km_median(tt[:m], ee[:m])
+    out[MEDIAN_DAYS_TREATED] = med
+    out[MEDIAN_TREATED_REACHED] = 1.0 if reached else 0.0
+    med, reached = km_median(tt[m:], ee[m:])
+    out[MEDIAN_DAYS_REFERENCE] = med
+    out[MEDIAN_REFERENCE_REACHED] = 1.0 if reached else 0.0
+    tests_status = st.OK
+    for w, fp, fc in ((LOGRANK, LOGRANK_P, LOGRANK_CHI2), (GEHAN, GEHAN_P, GEHAN_CHI2),
+                      (TARONE_WARE, TARONE_WARE_P, TARONE_WARE_CHI2), (PETO, PETO_P, PETO_CHI2)):
+        chi2, p, status = weighted_logrank(tt, ee, gg, w)
+        if status != st.OK:
+            tests_status = status
+        else:
+            out[fc] = chi2
+            out[fp] = p
+    out[TESTS_STATUS] = tests_status
+    best = np.nan
+    for fp in (HR_P, LOGRANK_P, GEHAN_P, TARONE_WARE_P, PETO_P):
+        if np.isfinite(out[fp]) and not (out[fp] >= best):
+            best = out[fp]
+    out[MIN_SURVIVAL_P] = best
+
+
+@njit(cache=True)
+def _early(scores, cls, n, firth, out):
+    e = np.empty(n)
+    y = np.empty(n)
+    m = 0
+    for i in range(n):
+        if cls[i] >= 0 and np.isfinite(scores[i, S_2]) and np.isfinite(scores[n + i, S_2]):
+            e[m] = (scores[i, S_2] - scores[i, S_0]) - (scores[n + i, S_2] - scores[n + i, S_0])
+            y[m] = 0.0 if cls[i] == DECREASED else 1.0
+            m += 1
+    out[DROPPED_EARLY] = n - m
+    X = np.empty((m, 2))
+    for i in range(m):
+        X[i, 0] = 1.0
+        X[i, 1] = e[i]
+    for pen in (False, True):
+        if pen and not firth:
+            break
+        fs = EARLY_FIRTH_STATUS if pen else EARLY_STATUS
+        if m == 0:
+            out[fs] = st.MISSING
+            continue
+        beta, se, nit, status = logistic_fit(X, y[:m], pen)
+        out[fs] = status
+        if status != st.OK:
+            continue
+        b = beta[1]
+        s = se[1]
+        if pen:
+            out[EARLY_COEF_FIRTH] = b
+            out[EARLY_FIRTH_CI_LOW] = b - Z95 * s
+            out[EARLY_FIRTH_CI_HIGH] = b + Z95 * s
+            out[EARLY_FIRTH_P] = _wald_p(b / s)
+        else:
+            out[EARLY_COEF] = b
+            out[EARLY_SE] = s
+            out[EARLY_CI_LOW] = b - Z95 * s
+            out[EARLY_CI_HIGH] = b + Z95 * s
+            out[EARLY_P] = _wald_p(b / s)
+
+
+@njit(cache=True)
+def _signed_rank(scores, n, out):
+    d = np.empty(n, dtype=np.int64)
+    m = 0
+    for i in range(n):
+        if np.isfinite(scores[i, S_PRE]) and np.isfinite(scores[i, S_0]) and np.isfinite(scores[i, S_6]):
+            # 6 * (pre_rate - during_rate), an integer: float rounding cannot break ties
+            d[m] = np.int64(scores[i, S_PRE]) - 2 * np.int64(scores[i, S_0]) + np.int64(scores[i, S_6])
+            m += 1
+    out[DROPPED_SIGNED_RANK] = n - m
+    if m == 0:
+        out[SIGNED_RANK_STATUS] = st.MISSING
+        out[SIGNED_RANK_N] = 0.0
+        return
+    stat, p, n_used, status = signed_rank(d[:m])
+    out[SIGNED_RANK_STATUS] = status
+    out[SIGNED_RANK_N] = n_used
+    if status == st.OK:
+        out[SIGNED_RANK_STAT] = stat
+        out[SIGNED_RANK_P] = p
+
+
+@njit(cache=True)
+def _ols(scores, n, out):
+    keep = np.zeros(n, dtype=np.bool_)
+    m = 0
+    for i in range(n):
+        ok = True
+        for r in (i, n + i):
+            if not (np.isfinite(scores[r, S_PRE]) and np.isfinite(scores[r, S_0])
+                    and np.isfinite(scores[r, S_6])):
+                ok = False
+        keep[i] = ok
+        if ok:
+            m += 1
+    out[DROPPED_OLS] = n - m
+    if m == 0:
+        out[OLS_STATUS] = st.MISSING
+        return
+    X = np.empty((2 * m, 3))
+    y = np.empty(2 * m)
+    j = 0
+    for arm in range(2):
+        for i in range(n):
+            if keep[i]:
+                r = arm * n + i
+                X[j, 0] = 1.0
+                X[j, 1] = 1.0 - arm
+                X[j, 2] = (scores[r, S_PRE] - scores[r, S_0]) / 6.0
+                y[j] = (scores[r, S_0] - scores[r, S_6]) / 6.0
+                j += 1
+    beta, se, pv, dfr, status = ols_fit(X, y)
+    out[OLS_STATUS] = status
+    out[TREATED_COEF] = beta[1]
+    out[TREATED_SE] = se[1]
+    out[TREATED_P] = pv[1]
+
+
+@njit(cache=True)
+def _subgroups(scores, cls, t_sex, t_age, t_ft9, t_onset, t_ril, n, out):
+    m = 0
+    for i in range(n):
+        if cls[i] >= 0:
+            m += 1
+    ages = np.empty(m)
+    j = 0
+    for i in range(n):
+        if cls[i] >= 0:
+            ages[j] = t_age[i]
+            j += 1
+    med = np.median(ages) if m > 0 else np.nan
+    best = np.nan
+    for f in range(6):
+        table = np.zeros((2, 3))
+        for i in range(n):
+            c = cls[i]
+            if c < 0:
+                continue
+            if f == 0:
+                lv = 0 if t_sex[i] == 1 else 1
+            elif f == 1:
+                lv = 0 if t_age[i] < med else 1
+            elif f == 2:
+                lv = 0 if t_ft9[i] <= 2 else 1
+            elif f == 3:
+                if not np.isfinite(scores[i, S_PRE]):
+                    continue  # pre_rate undefined: in neither level
+                # fast: pre_rate >= 1  <=>  alsfrs_pre - alsfrs_0 >= 6 (exact in integers)
+                lv = 0 if scores[i, S_PRE] - scores[i, S_0] >= 6.0 else 1
+            elif f == 4:
+                lv = 0 if t_onset[i] == 1 else 1
+            else:
+                lv = 0 if t_ril[i] == 1 else 1
+            table[lv, c] += 1.0
+        stat, p, dof, status = chi2_independence(table, True)
+        if status != st.OK:
+            p = np.nan
+        elif not (p >= best):
+            best = p
+        for lv in range(2):
+            base = SG0 + 6 * (2 * f + lv)
+            out[base + 0] = table[lv, 0] + table[lv, 1] + table[lv, 2]
+            out[base + 1] = table[lv, 0]
+            out[base + 2] = table[lv, 1]
+            out[base + 3] = table[lv, 2]
+            out[base + 4] = table[lv, 0] / table[lv, 2] if table[lv, 2] > 0 else np.nan
+            out[base + 5] = p
+    out[MIN_SUBGROUP_P] = best
+
+
+@njit(cache=True)
+def analyze_pairs(time, event, scores, t_sex, t_age, t_ft9, t_onset, t_ril, firth, out):
+    """Fill `out` (f8[N_FIELDS]) with the seed analysis of n matched pairs.
+
+    time f8[2n] days (NaN = missing), event i8[2n] (0/1, -1 = missing),
+    scores f8[2n, 5] ALSFRS-R at months -6, 0, 2, 4, 6 (NaN = missing);
+    treated covariates: t_sex i8[n] (1 = M), t_age f8[n], t_ft9 i8[n],
+    t_onset i8[n] (1 = bulbar), t_ril i8[n] (1 = riluzole).
+    Never raises on degenerate data: NaN plus a reason code per step.
+    """
+    n = t_sex.shape[0]
+    out[:] = np.nan
+    out[N_PAIRS] = n
+    _survival(time, event, n, firth, out)
+
+    cls = np.full(n, -1, dtype=np.int64)
+    counts = np.zeros(3)
+    for i in range(n):
+        if (np.isfinite(scores[i, S_0]) and np.isfinite(scores[i, S_6])
+                and np.isfinite(scores[n + i, S_0]) and np.isfinite(scores[n + i, S_6])):
+            d = (scores[i, S_6] - scores[i, S_0]) - (scores[n + i, S_6] - scores[n + i, S_0])
+            cls[i] = classify(d)
+            counts[cls[i]] += 1.0
+    out[N_DECREASED] = counts[DECREASED]
+    out[N_NO_CHANGE] = counts[NO_CHANGE]
+    out[N_INCREASED] = counts[INCREASED]
+    out[DROPPED_CLASSES] = n - (counts[0] + counts[1] + counts[2])
+
+    _early(scores, cls, n, firth, out)
+    _signed_rank(scores, n, out)
+    _ols(scores, n, out)
+    _subgroups(scores, cls, t_sex, t_age, t_ft9, t_onset, t_ril, n, out)
