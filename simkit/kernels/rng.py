@@ -19,8 +19,8 @@ _M2 = np.uint64(0x94D049BB133111EB)
 _S30 = np.uint64(30)
 _S27 = np.uint64(27)
 _S31 = np.uint64(31)
-_S11 = np.uint64(11)
-_TWO_M53 = 1.0 / 9007199254740992.0
+_S12 = np.uint64(12)
+_TWO_M52 = 1.0 / 4503599627370496.0
 _TWO_PI = 2.0 * math.pi
 
 
@@ -47,9 +47,12 @@ def root_key(seed, condition, replicate):
 
 @njit(cache=True, inline="always")
 def uniform(key, counter):
-    """U(0, 1) draw number `counter` of stream `key`; never exactly 0 or 1."""
+    """U(0, 1) draw number `counter` of stream `key`; never exactly 0 or 1.
+
+    52 bits, not 53: (2**53 - 1) + 0.5 rounds up to 2**53 in float64 and would
+    give exactly 1.0, while (2**52 - 1) + 0.5 is exact."""
     z = mix64(np.uint64(key) + (np.uint64(counter) + np.uint64(1)) * _GOLDEN)
-    return (float(z >> _S11) + 0.5) * _TWO_M53
+    return (float(z >> _S12) + 0.5) * _TWO_M52
 
 
 @njit(cache=True)
