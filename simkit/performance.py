@@ -177,3 +177,75 @@ def estimator_measures(est, se, truth, lo=None, hi=None, p=None, alpha=0.05, pre
     if p is not None:
         out["rejection"] = rejection(p, alpha)
     return {prefix + k: Measure(prefix + k, m.estimate, m.mcse, m.n) for k, m in out.items()}
+
+
+# ------------------------------------------------------------------ a store
+
+def _paper():
+    from .seedpaper import reported
+    r = reported()
+    return r["survival"], r["progression"]
+
+
+def summarize_condition(v: dict, conditional_log_hr: float, truth: dict | None, alpha: float = 0.05) -> dict:
+    """Measures for one condition from its per-replicate arrays `v` (field -> array)."""
+    s, p = _paper()
+    est, se = v["log_hr"], v["log_hr_se"]
+    lo, hi = np.log(v["hr_ci_low"]), np.log(v["hr_ci_high"])
+    out = {"n_replicates": int(len(est))}
+    out["vs_conditional"] = {k: m.to_dict() for k, m in
+                             estimator_measures(est, se, conditional_log_hr, lo, hi, v["hr_p"], alpha).items()}
+    out["truth"] = {"conditional_log_hr": conditional_log_hr}
+    if truth is not None:
+        out["truth"].update(truth)
+        out["vs_marginal"] = {k: m.to_dict() for k, m in
+                              estimator_measures(est, se, truth["marginal_log_hr"], lo, hi).items()}
+    hr = v["hr"]
+    out["hr_quantiles"] = {f"q{q:g}": quantile(hr, q).to_dict() for q in (0.025, 0.25, 0.5, 0.75, 0.975)}
+    out["rejection_min_of_5_tests"] = rejection(v["min_survival_p"], alpha, "rejection_min5").to_dict()
+    out["rejection_any_subgroup"] = rejection(v["min_subgroup_p"], alpha, "rejection_subgroup").to_dict()
+    out["mean_classes"] = {k: mean(v[k], k).to_dict() for k in ("n_decreased", "n_no_change", "n_increased")}
+    ok = np.isfinite(hr)
+    ratio = v["median_days_treated"] / v["median_days_reference"]
+    out["p_as_extreme_as_paper"] = {
+        "hr_and_p": proportion(np.where(ok, (hr <= s["hr"]) & (v["hr_p"] <= s["hr_p"]), np.nan)).to_dict(),
+        "hr": proportion(np.where(ok, hr <= s["hr"], np.nan)).to_dict(),
+        "n_decreased_ge_21": proportion(v["n_decreased"] >= p["n_decreased"]).to_dict(),
+        "median_ratio_ge_paper": proportion(np.where(np.isfinite(ratio), ratio >= s["median_days_treated"]
+                                                     / s["median_days_reference"], np.nan)).to_dict(),
+    }
+    out["match_rate"] = mean(v["match_rate"], "match_rate").to_dict()
+    out["degenerate_cox"] = proportion(v["cox_status"] != 0, "degenerate_cox").to_dict()
+    out["nothing_matched"] = proportion(v["replicate_status"] != 0, "nothing_matched").to_dict()
+    return out
+
+
+def summarize_store(path) -> dict:
+    """Per-condition performance of a finished `simkit run` store."""
+    import zarr
+
+    from .errors import InputError
+    from .store import read_status
+    status = read_status(path)
+    if not status["complete"]:
+        raise InputError(str(path), f"the store is incomplete ({status['chunks_done']} of "
+                                    f"{status['chunks_total']} chunks done); rerun the same "
+                                    "`simkit run` command to finish it")
+    attrs = status["attrs"]
+    g = zarr.open_group(str(path), mode="r")
+    names = ["log_hr", "log_hr_se", "hr", "hr_ci_low", "hr_ci_high", "hr_p", "min_survival_p", "min_subgroup_p",
+             "n_decreased", "n_no_change", "n_increased", "median_days_treated", "median_days_reference",
+             "match_rate", "cox_status", "replicate_status"]
+    data = {n: np.asarray(g[n][...], dtype=float) for n in names}
+    truths = attrs.get("truth")
+    cond_lhr = attrs["conditional_log_hr"]
+    coords = attrs["condition_coords"]
+    alpha = float(attrs.get("alpha", 0.05))
+    res = []
+    for c in range(len(cond_lhr)):
+        row = {"condition": c, "coords": {k: v[c] for k, v in coords.items()}}
+        row.update(summarize_condition({n: a[c] for n, a in data.items()}, cond_lhr[c],
+                                       truths[c] if truths else None, alpha))
+        res.append(row)
+    return {"store": str(path), "seed": attrs.get("seed"), "replicates": attrs.get("replicates"),
+            "alpha": alpha, "conditions": res}

@@ -1,0 +1,274 @@
+"""A scenario's grid of conditions, and the Monte Carlo job it defines.
+
+On top of the base scenario (scenario.py: [world], [mechanisms], [treatment],
+[design]) a scenario file may hold:
+
+    [grid]                      # product of listed values, one dim per key
+    "treatment.hr" = [1.0, 0.7, 0.5]
+    "design.caliper" = [0.25, 0.5, 1.0]
+
+    [[conditions]]              # or explicit rows (not both)
+    label = "immortal time only"
+    "mechanisms.immortal_time_treated" = 4.0
+
+    [analysis]
+    firth = false               # also fit Firth-penalised models
+    alpha = 0.05                # two-sided level for rejection rates
+
+    [run]
+    chunk_size = 500            # replicates per chunk (the store's layout only)
+
+Every condition is the base scenario with its values replaced, validated by
+the same rules, so a bad grid value is reported with its dotted key.
+"""
+from __future__ import annotations
+
+import copy
+import functools
+import hashlib
+import itertools
+import json
+import math
+import subprocess
+import tomllib
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from . import __version__
+from .design import OUT_FIELDS, POLICIES, Design, compute_chunk
+from .errors import InputError
+from .scenario import Scenario, scenario_from_dict
+
+INT_FIELDS = frozenset({"replicate_status", "cox_status", "tests_status", "early_status",
+                        "signed_rank_status", "ols_status"})
+EXTRA_SECTIONS = ("grid", "conditions", "analysis", "run")
+ANALYSIS_KEYS = {"firth": bool, "alpha": float}
+RUN_KEYS = {"chunk_size": int}
+
+
+@dataclass(frozen=True)
+class Condition:
+    index: int
+    coords: dict            # grid parameter -> value (explicit rows: also `label`)
+    scenario: Scenario
+
+
+@dataclass(frozen=True)
+class Study:
+    base: Scenario
+    text: str
+    conditions: tuple
+    grid_dims: tuple | None
+    firth: bool
+    alpha: float
+    chunk_size: int
+    data: dict
+
+    @property
+    def seed(self):
+        return self.base.seed
+
+    @property
+    def replicates(self):
+        return self.base.replicates
+
+    def design(self, c: int) -> Design:
+        return design_of(self.conditions[c].scenario, self.firth)
+
+    def scenario_hash(self, replicates: int | None = None) -> str:
+        # the validated content, not the file's spelling: comments and order do not count
+        blob = json.dumps({"data": self.data, "replicates": replicates or self.replicates},
+                          sort_keys=True, default=str)
+        return hashlib.sha256(blob.encode()).hexdigest()[:16]
+
+
+def design_of(sc: Scenario, firth: bool = False) -> Design:
+    d = sc.design
+    order = d["match_order"]
+    policy = "optimal" if order == "optimal" else d["match_choice"]
+    assert policy in POLICIES
+    return Design(n_treated=d["n_treated"], pool_size=d["pool_size"], caliper=float(d["caliper"]),
+                  exact=tuple(d["exact"]), policy=policy,
+                  order={"given": "as_given", "optimal": "as_given"}.get(order, order),
+                  firth=firth, pool_policy=d["pool_policy"], block_size=d["pool_block_size"])
+
+
+def _set(data: dict, dotted: str, value, where: str):
+    parts = dotted.split(".")
+    if len(parts) != 2 or parts[0] not in ("world", "mechanisms", "treatment", "design"):
+        raise InputError(where, f"expected a key 'section.name' with section world, mechanisms, "
+                                f"treatment or design, got {dotted!r}")
+    data.setdefault(parts[0], {})[parts[1]] = value
+
+
+def _flatten(table: dict, where: str) -> dict:
+    """{"treatment": {"hr": [..]}} or {"treatment.hr": [..]} -> {"treatment.hr": [..]}."""
+    out = {}
+    for k, v in table.items():
+        if isinstance(v, dict):
+            for kk, vv in v.items():
+                out[f"{k}.{kk}"] = vv
+        else:
+            out[k] = v
+    return out
+
+
+def _dim_names(keys):
+    # short names ("caliper") unless two keys share one or it names an output field ("hr")
+    short = [k.split(".")[-1] for k in keys]
+    return [s if short.count(s) == 1 and s not in OUT_FIELDS else k for s, k in zip(short, keys)]
+
+
+def study_from_dict(data: dict, text: str = "", path: str | None = None) -> Study:
+    data = copy.deepcopy(data)
+    extra = {k: data.pop(k) for k in EXTRA_SECTIONS if k in data}
+    base = scenario_from_dict(data, path)
+
+    analysis = extra.get("analysis", {})
+    if not isinstance(analysis, dict):
+        raise InputError("analysis", "expected an [analysis] table")
+    for k in analysis:
+        if k not in ANALYSIS_KEYS:
+            raise InputError(f"analysis.{k}", "unknown key; allowed: " + ", ".join(ANALYSIS_KEYS))
+    firth = analysis.get("firth", False)
+    if not isinstance(firth, bool):
+        raise InputError("analysis.firth", f"expected true or false, got {firth!r}")
+    alpha = analysis.get("alpha", 0.05)
+    if isinstance(alpha, bool) or not isinstance(alpha, (int, float)) or not 0 < alpha < 1:
+        raise InputError("analysis.alpha", f"expected a number in (0, 1), got {alpha!r}")
+    run = extra.get("run", {})
+    if not isinstance(run, dict):
+        raise InputError("run", "expected a [run] table")
+    for k in run:
+        if k not in RUN_KEYS:
+            raise InputError(f"run.{k}", "unknown key; allowed: " + ", ".join(RUN_KEYS))
+    chunk = run.get("chunk_size", 500)
+    if isinstance(chunk, bool) or not isinstance(chunk, int) or chunk < 1:
+        raise InputError("run.chunk_size", f"expected an integer >= 1, got {chunk!r}")
+
+    if "grid" in extra and "conditions" in extra:
+        raise InputError("grid", "give either a [grid] (product of values) or [[conditions]] rows, not both")
+    rows: list[tuple[dict, dict]] = []   # (coords, dotted overrides)
+    grid_dims = None
+    if "grid" in extra:
+        g = extra["grid"]
+        if not isinstance(g, dict) or not g:
+            raise InputError("grid", "expected a [grid] table of 'section.name' = [values]")
+        flat = _flatten(g, "grid")
+        for k, v in flat.items():
+            if not isinstance(v, list) or not v:
+                raise InputError(f"grid.{k}", f"expected a non-empty list of values, got {v!r}")
+        keys = list(flat)
+        names = _dim_names(keys)
+        grid_dims = tuple(names)
+        for combo in itertools.product(*(flat[k] for k in keys)):
+            rows.append((dict(zip(names, combo)), dict(zip(keys, combo))))
+    elif "conditions" in extra:
+        cs = extra["conditions"]
+        if not isinstance(cs, list) or not cs or not all(isinstance(c, dict) for c in cs):
+            raise InputError("conditions", "expected [[conditions]] tables")
+        flats = [_flatten({k: v for k, v in c.items() if k != "label"}, f"conditions[{i}]")
+                 for i, c in enumerate(cs)]
+        keys = sorted({k for f in flats for k in f})
+        names = _dim_names(keys)
+        base_flat = {}
+        for k in keys:
+            s, n = k.split(".", 1) if "." in k else ("", k)
+            base_flat[k] = base.sections.get(s, {}).get(n)
+        for i, (c, f) in enumerate(zip(cs, flats)):
+            label = c.get("label", f"condition {i}")
+            if not isinstance(label, str):
+                raise InputError(f"conditions[{i}].label", f"expected text, got {label!r}")
+            coords = {"label": label}
+            coords.update({nm: f.get(k, base_flat[k]) for nm, k in zip(names, keys)})
+            rows.append((coords, f))
+    else:
+        rows.append(({}, {}))
+
+    conds = []
+    for i, (coords, over) in enumerate(rows):
+        d = copy.deepcopy(data)
+        where = f"grid condition {i} ({', '.join(f'{k}={v}' for k, v in coords.items())})"
+        for k, v in over.items():
+            _set(d, k, v, f"{where}: {k}")
+        try:
+            sc = scenario_from_dict(d, path)
+            design_of(sc, firth)
+        except InputError as e:
+            raise InputError(f"{where}: {e.where}", e.message) from None
+        conds.append(Condition(i, coords, sc))
+    full = copy.deepcopy(data)
+    full.update(extra)
+    return Study(base, text, tuple(conds), grid_dims, firth, float(alpha), chunk, full)
+
+
+def load_study(path) -> Study:
+    p = Path(path)
+    try:
+        text = p.read_text(encoding="utf-8")
+    except OSError as e:
+        raise InputError(str(path), f"cannot read the scenario file: {e.strerror or e}") from None
+    try:
+        data = tomllib.loads(text)
+    except tomllib.TOMLDecodeError as e:
+        raise InputError(str(path), f"not valid TOML: {e}") from None
+    return study_from_dict(data, text, str(p))
+
+
+def git_revision() -> str:
+    try:
+        out = subprocess.run(["git", "rev-parse", "HEAD"], cwd=Path(__file__).parent,
+                             capture_output=True, text=True, timeout=5)
+        return out.stdout.strip() or "unknown"
+    except (OSError, subprocess.SubprocessError):
+        return "unknown"
+
+
+def versions() -> dict:
+    import numba
+    import scipy
+    import xarray
+    return {"simkit": __version__, "numpy": np.__version__, "numba": numba.__version__,
+            "scipy": scipy.__version__, "xarray": xarray.__version__}
+
+
+def truths(study: Study, n: int = 100_000) -> list[dict]:
+    """The true effects of each condition (counterfactual twins): world.true_effects."""
+    from .world import true_effects
+    return [true_effects(c.scenario.theta(), n=n, seed=study.seed) for c in study.conditions]
+
+
+def build_job(study: Study, replicates: int | None = None, chunk_size: int | None = None,
+              with_truth: bool = True):
+    from .montecarlo import Job
+    from .kernels import replicate as R
+    reps = replicates or study.replicates
+    thetas = np.vstack([c.scenario.theta() for c in study.conditions])
+    dvecs = np.vstack([study.design(c.index).vector() for c in study.conditions])
+    coords: dict = {}
+    for c in study.conditions:
+        for k, v in c.coords.items():
+            coords.setdefault(k, []).append(v)
+    coords = {k: [(v if not isinstance(v, list) else ",".join(map(str, v))) for v in vals]
+              for k, vals in coords.items()}
+    attrs = {
+        "scenario_text": study.text, "scenario_path": study.base.path or "", "seed": study.seed,
+        "replicates": reps, "alpha": study.alpha, "firth": study.firth,
+        "versions": versions(), "git_revision": git_revision(),
+        "seed_scheme": "replicate (c, k) draws from rng.root_key(seed, c, k); pool keys per pool_policy",
+        "conditional_log_hr": [math.log(c.scenario.treatment["hr"]) for c in study.conditions],
+    }
+    if with_truth:
+        attrs["truth"] = truths(study)
+    field_attrs = {f: {"long_name": f} for f in OUT_FIELDS}
+    for f in ("median_days_treated", "median_days_reference"):
+        field_attrs[f]["units"] = "days"
+    field_attrs["log_hr"]["units"] = "log hazard ratio"
+    return Job(
+        scenario_hash=study.scenario_hash(reps), n_conditions=len(study.conditions), n_replicates=reps,
+        chunk_size=min(chunk_size or study.chunk_size, reps), fields=tuple(OUT_FIELDS),
+        int_fields=INT_FIELDS, compute=functools.partial(compute_chunk, thetas, dvecs, study.seed),
+        condition_coords=coords, grid_dims=study.grid_dims, attrs=attrs, field_attrs=field_attrs,
+    )
