@@ -1,0 +1,516 @@
+"""The simulated world over the `kernels.history` kernels.
+
+PARAMS is the single table of world parameters: name, default, unit, valid
+range, scenario section and what it means; `build_theta` turns (validated)
+values into the flat vector the kernels read, in the order of
+`kernels.history.THETA_NAMES` (checked at import).  docs/world.md gives every
+equation and the source of every default.
+
+Public names:
+    PARAMS, PARAM, MECHANISMS_OFF, POOL_POLICIES, TABLE_COLUMNS
+    build_theta(params=None, **overrides) -> np.ndarray;  theta_dict(theta) -> dict
+    default_params() -> dict;  fair_params(params=None) -> dict
+    pool_key(seed, condition, replicate, policy="condition", block_size=1) -> np.uint64
+    treated_key(seed, condition, replicate) -> np.uint64
+    generate_pool(theta, key, n) -> Pool
+    pool_outcomes(theta, keys) -> dict of arrays
+    generate_treated(theta, key, n) -> Treated  (cohort and counterfactual twin)
+    true_effects(theta, n=200_000, seed=0) -> dict  (marginal HR, slope difference)
+    cox_fit(time, event, X) -> (beta, se, converged)
+    replicate_table(theta, seed, condition, replicate, *, n_treated, pool_size,
+                    pool_policy, pool_block_size) -> pandas.DataFrame  (simkit simulate)
+"""
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+import numpy as np
+
+from .errors import InputError
+from .kernels import history as H
+
+# ------------------------------------------------------------------- params
+
+
+@dataclass(frozen=True)
+class Param:
+    name: str
+    default: float
+    unit: str
+    lo: float = -math.inf        # inclusive bounds ...
+    hi: float = math.inf
+    lo_open: bool = False        # ... unless open
+    integer: bool = False
+    section: str = "world"
+    doc: str = ""
+
+    def expected(self) -> str:
+        kind = "an integer" if self.integer else "a number"
+        if self.lo == 0 and self.hi == 1 and not self.lo_open:
+            return "a probability in [0, 1]"
+        if self.lo == -math.inf and self.hi == math.inf:
+            return f"{kind}"
+        lb = "(" if self.lo_open else "["
+        lo = "-inf" if self.lo == -math.inf else f"{self.lo:g}"
+        hi = "inf" if self.hi == math.inf else f"{self.hi:g}"
+        return f"{kind} in {lb}{lo}, {hi}" + ("]" if self.hi != math.inf else ")")
+
+    def validate(self, value, where: str | None = None) -> float:
+        where = where or self.name
+        if isinstance(value, bool) or not isinstance(value, (int, float, np.integer, np.floating)):
+            raise InputError(where, f"expected {self.expected()}, got {value!r}")
+        v = float(value)
+        if not math.isfinite(v):
+            raise InputError(where, f"expected {self.expected()}, got {value!r}")
+        if self.integer and v != math.floor(v):
+            raise InputError(where, f"expected {self.expected()}, got {value!r}")
+        if v < self.lo or v > self.hi or (self.lo_open and v == self.lo):
+            raise InputError(where, f"expected {self.expected()}, got {value!r}")
+        return v
+
+
+_INF = math.inf
+
+
+def _p(name, default, unit, lo=-_INF, hi=_INF, doc="", *, section="world", lo_open=False, integer=False):
+    return Param(name, float(default), unit, float(lo), float(hi), lo_open, integer, section, doc)
+
+
+def _prob(name, default, doc, section="world"):
+    return _p(name, default, "probability", 0, 1, doc, section=section)
+
+
+def _sd(name, default, unit, doc, section="world"):
+    return _p(name, default, unit, 0, _INF, doc, section=section)
+
+
+_POP_DOC = {
+    "p_male": ("probability", "share of men"),
+    "p_white": ("probability", "share of white patients (race 'White', else 'Other')"),
+    "p_bulbar": ("probability", "share with bulbar onset"),
+    "p_riluzole": ("probability", "share taking riluzole"),
+    "age_mean": ("years", "mean age at the index visit (trial entry / first injection)"),
+    "age_sd": ("years", "SD of age at the index visit"),
+    "rate_log_shift": ("log points/month", "shift of the log progression rate"),
+    "duration_log_mean": ("log months", "intercept of log months since onset at the index visit"),
+    "duration_log_sd": ("log months", "residual SD of log months since onset at the index visit"),
+    "age_min": ("years", "inclusion: minimum age"),
+    "age_max": ("years", "inclusion: maximum age"),
+    "min_score": ("points", "inclusion: minimum observed ALSFRS-R total at the index visit"),
+    "max_duration": ("months", "inclusion: maximum months since onset at the index visit"),
+    "min_resp": ("points", "inclusion: minimum observed respiratory domain (ventilatory independence)"),
+}
+
+
+def _pop(prefix, who, vals):
+    out = []
+    for f in H.POP_FIELDS:
+        unit, doc = _POP_DOC[f]
+        v = vals[f]
+        doc = f"{who}: {doc}"
+        if unit == "probability":
+            out.append(_prob(prefix + f, v, doc))
+        elif f in ("age_sd", "duration_log_sd"):
+            out.append(_sd(prefix + f, v, unit, doc))
+        elif f in ("min_score",):
+            out.append(_p(prefix + f, v, unit, 0, 48, doc))
+        elif f in ("min_resp",):
+            out.append(_p(prefix + f, v, unit, 0, 12, doc))
+        elif f in ("age_min", "age_max", "age_mean"):
+            out.append(_p(prefix + f, v, unit, 0, 120, doc))
+        elif f == "max_duration":
+            out.append(_p(prefix + f, v, unit, 0, _INF, doc, lo_open=True))
+        else:
+            out.append(_p(prefix + f, v, unit, doc=doc))
+    return out
+
+
+_REG = dict(p_male=0.63, p_white=0.96, p_bulbar=0.20, p_riluzole=0.70, age_mean=55.0, age_sd=11.0,
+            rate_log_shift=0.0,
+            duration_log_mean=2.41, duration_log_sd=0.39, age_min=18.0, age_max=80.0,
+            min_score=26.0, max_duration=36.0, min_resp=6.0)
+_CLIN = dict(p_male=0.55, p_white=1.0, p_bulbar=0.24, p_riluzole=0.75, age_mean=57.5, age_sd=7.5,
+             rate_log_shift=-0.42,
+             duration_log_mean=2.72, duration_log_sd=0.55, age_min=20.0, age_max=78.0,
+             min_score=0.0, max_duration=120.0, min_resp=4.0)
+
+PARAMS: tuple[Param, ...] = tuple([
+    # natural history ---------------------------------------------------
+    _p("rate_log_mean", 0.0, "log points/month",
+       doc="log progression rate of a spinal-onset patient aged 55 with u = 0"),
+    _sd("rate_log_sd", 0.63, "log points/month", "residual SD of the log progression rate"),
+    _p("rate_bulbar", 0.15, "log points/month", doc="log-rate shift for bulbar onset"),
+    _p("rate_age10", 0.10, "log points/month", doc="log-rate shift per 10 years of age"),
+    _p("rate_u", -0.20, "log points/month", doc="log-rate shift per SD of the latent factor u"),
+    _sd("wiggle_sd", 1.3, "points", "SD of the within-patient deviation w (stationary OU)"),
+    _p("wiggle_months", 6.0, "months", 0, _INF, "time constant of w (correlation exp(-dt/this))",
+       lo_open=True),
+    _sd("rater_sd", 0.68, "points", "SD of rater noise per domain (triangular)"),
+    _p("share_spread", 0.5, "", 0, 0.95, "domain weights times independent factors uniform on "
+       "[1 - this, 1 + this] (patient heterogeneity of spread)"),
+    _p("onset_weight", 3.0, "ratio", 0, _INF, "weight of the onset region's domain in the loss",
+       lo_open=True),
+    _p("resp_weight", 0.5, "ratio", 0, _INF, "weight of the respiratory domain in the loss",
+       lo_open=True),
+    _p("duration_elasticity", 0.10, "", doc="log duration at the index falls by this per unit of log rate"),
+    _p("weibull_shape", 1.5, "", 0, _INF, "Weibull shape of the hazard in months since onset",
+       lo_open=True),
+    _p("weibull_scale", 38.6, "months", 0, _INF, "Weibull scale (rate 1 point/month, age 55, u 0)",
+       lo_open=True),
+    _p("beta_log_rate", 1.0, "log HR", doc="log HR per unit of log progression rate"),
+    _p("beta_age10", 0.30, "log HR", doc="log HR per 10 years of age"),
+    _p("beta_bulbar", 0.47, "log HR", doc="log HR of bulbar onset"),
+    _p("beta_riluzole", -0.22, "log HR", doc="log HR of riluzole"),
+    _p("beta_u", -0.40, "log HR", doc="log HR per SD of the latent factor u"),
+    *_pop("reg_", "registry", _REG),
+    *_pop("clin_", "clinic applicants", _CLIN),
+    # registry trials ---------------------------------------------------
+    _p("trial_months_min", 12, "months", 1, 120, "shortest trial", integer=True),
+    _p("trial_months_max", 18, "months", 1, 120, "longest trial", integer=True),
+    _p("ref_baseline_month", 6, "trial month", 6, 60,
+       "reference baseline visit (pre visit 6 months before it)", integer=True),
+    _sd("dropout_rate", 0.015, "1/month", "rate of dropping out of the trial (visits stop)"),
+    _p("followup_years_min", 2.0, "years", 0, _INF, "long survival follow-up after entry: minimum"),
+    _p("followup_years_max", 6.0, "years", 0, _INF, "long survival follow-up after entry: maximum"),
+    # treated programme --------------------------------------------------
+    _p("enrol_start", 2015.0, "year", doc="first injections from (decimal year)"),
+    _p("enrol_end", 2019.0, "year", doc="first injections until (decimal year)"),
+    _p("censor_date", 2020.25, "year", doc="administrative censoring (last survival update)"),
+    # mechanisms -----------------------------------------------------------
+    _p("case_mix", 1.0, "", 0, 1, "applicants' population: 0 = the registry's, 1 = the clinic's",
+       section="mechanisms"),
+    _p("immortal_time_treated", 6.0, "months", 0, 6,
+       "treated analysed only if alive (with every visit) at this month; 0 = off", section="mechanisms"),
+    _p("immortal_time_reference", 6.0, "months", 0, 6,
+       "reference eligible only if alive and in the trial this long after baseline; 0 = off",
+       section="mechanisms"),
+    _p("era_hr", 0.85, "HR", 0, _INF, "hazard ratio of the recent era (treated); 1 = off",
+       section="mechanisms", lo_open=True),
+    _p("self_selection", 0.5, "log-odds per SD", doc="enrolment log-odds per SD of u; 0 = off",
+       section="mechanisms"),
+    _p("regression_to_mean", 0.5, "log-odds per point/month",
+       doc="enrolment log-odds per point/month of observed pre-slope; 0 = off", section="mechanisms"),
+    _sd("retro_noise", 2.0, "points", "extra SD of the retrospective treated alsfrs_pre; 0 = off",
+        section="mechanisms"),
+    _p("unblinded_shift", 1.0, "points", doc="added to treated post-baseline totals; 0 = off",
+       section="mechanisms"),
+    _prob("differential_followup", 0.5, "share of registry patients whose survival follow-up "
+          "ends with the trial (or dropout); 0 = off", section="mechanisms"),
+    _sd("treated_loss_rate", 0.05, "1/year", "treated lost to follow-up (censored alive); 0 = off",
+        section="mechanisms"),
+    _prob("death_ascertainment", 0.15, "share of treated deaths never learnt (censored at last "
+          "contact); 0 = off", section="mechanisms"),
+    # treatment -------------------------------------------------------------
+    _p("hr", 1.0, "HR", 0, _INF, "conditional hazard ratio of treatment (from month 0)",
+       section="treatment", lo_open=True),
+    _sd("log_hr_sd", 0.0, "log HR", "SD of the patient-level log HR", section="treatment"),
+    _p("rate_change", 0.0, "points/month",
+       doc="added to the progression rate from month 0 (negative = slower)", section="treatment"),
+    _sd("rate_change_sd", 0.0, "points/month", "SD of the patient-level rate change",
+        section="treatment"),
+])
+
+PARAM = {p.name: p for p in PARAMS}
+assert tuple(p.name for p in PARAMS) == H.THETA_NAMES, "PARAMS out of step with THETA_NAMES"
+
+# Values that switch every world bias mechanism off (a fair design).
+MECHANISMS_OFF = {
+    "case_mix": 0.0, "immortal_time_treated": 0.0, "immortal_time_reference": 0.0,
+    "era_hr": 1.0, "self_selection": 0.0, "regression_to_mean": 0.0, "retro_noise": 0.0,
+    "unblinded_shift": 0.0, "differential_followup": 0.0, "treated_loss_rate": 0.0,
+    "death_ascertainment": 0.0,
+}
+assert set(MECHANISMS_OFF) == {p.name for p in PARAMS if p.section == "mechanisms"}
+
+
+def default_params() -> dict:
+    return {p.name: p.default for p in PARAMS}
+
+
+def fair_params(params: dict | None = None) -> dict:
+    """`params` (default: the defaults) with every bias mechanism off."""
+    out = default_params() if params is None else dict(params)
+    out.update(MECHANISMS_OFF)
+    return out
+
+
+def _check_order(vals, a, b, strict=False):
+    if vals[a] > vals[b] or (strict and vals[a] == vals[b]):
+        rel = "<" if strict else "<="
+        raise InputError(b, f"expected {a} {rel} {b}, got {a} = {vals[a]:g}, {b} = {vals[b]:g}")
+
+
+def build_theta(params: dict | None = None, **overrides) -> np.ndarray:
+    """Validated parameter vector: defaults, updated by `params`, then `overrides`.
+
+    Raises InputError naming the parameter for an unknown name, a value of the
+    wrong type or out of range, or an inconsistent pair (e.g. enrol_end after
+    censor_date).
+    """
+    vals = default_params()
+    for src in (params or {}), overrides:
+        for k, v in src.items():
+            if k not in PARAM:
+                raise InputError(k, "unknown world parameter; allowed: " + ", ".join(PARAM))
+            vals[k] = PARAM[k].validate(v, k)
+    for pre in ("reg_", "clin_"):
+        _check_order(vals, pre + "age_min", pre + "age_max")
+    _check_order(vals, "trial_months_min", "trial_months_max")
+    _check_order(vals, "followup_years_min", "followup_years_max")
+    _check_order(vals, "enrol_start", "enrol_end")
+    _check_order(vals, "enrol_end", "censor_date", strict=True)
+    return np.array([vals[n] for n in H.THETA_NAMES], dtype=np.float64)
+
+
+def theta_dict(theta: np.ndarray) -> dict:
+    return {n: float(theta[i]) for i, n in enumerate(H.THETA_NAMES)}
+
+
+# --------------------------------------------------------------------- keys
+
+POOL_POLICIES = {"condition": H.POOL_PER_CONDITION, "replicate": H.POOL_PER_REPLICATE,
+                 "block": H.POOL_PER_BLOCK}
+
+
+def pool_key(seed: int, condition: int, replicate: int, policy: str = "condition",
+             block_size: int = 1) -> np.uint64:
+    """Pool key under a pool policy: one registry per condition, per replicate or
+    per block of `block_size` replicates (numba twin: kernels.history.pool_key)."""
+    if policy not in POOL_POLICIES:
+        raise InputError("pool_policy", f"expected one of {', '.join(POOL_POLICIES)}, got {policy!r}")
+    return np.uint64(H.pool_key(np.uint64(seed), np.uint64(condition), np.uint64(replicate),
+                                POOL_POLICIES[policy], np.int64(block_size)))
+
+
+def treated_key(seed: int, condition: int, replicate: int) -> np.uint64:
+    return np.uint64(H.treated_key(np.uint64(seed), np.uint64(condition), np.uint64(replicate)))
+
+
+# -------------------------------------------------------------- generation
+
+
+@dataclass
+class Pool:
+    """Registry pool, matching variables only (kernels.history PB_* columns)."""
+    data: np.ndarray            # (n, N_PB) float64
+    keys: np.ndarray            # (n,) uint64 patient keys, for pool_outcomes
+    n_candidates: int           # trial candidates drawn (inclusion rejects the rest)
+
+    def __getitem__(self, name):
+        return self.data[:, H.PB_NAMES.index(name)]
+
+    @property
+    def eligible(self):
+        return self.data[:, H.PB_ELIGIBLE] > 0.5
+
+
+@dataclass
+class Treated:
+    """Treated cohort and its counterfactual twin (kernels.history TC_* columns)."""
+    data: np.ndarray            # (n, N_TC)
+    twin: np.ndarray            # (n, N_TC): the same patients without treatment
+    n_applicants: int
+
+    def __getitem__(self, name):
+        return self.data[:, H.TC_NAMES.index(name)]
+
+
+def generate_pool(theta: np.ndarray, key, n: int) -> Pool:
+    out = np.empty((n, H.N_PB))
+    keys = np.empty(n, np.uint64)
+    filled, cand = H.pool_baseline(theta, np.uint64(key), out, keys)
+    if filled < n:
+        raise InputError("world", f"the registry inclusion criteria admit almost no one "
+                                  f"({filled} of {n} after {cand} candidates)")
+    return Pool(out, keys, int(cand))
+
+
+def pool_outcomes(theta: np.ndarray, keys: np.ndarray) -> dict:
+    """Outcomes (PO_* names -> arrays) of the pool patients with these keys."""
+    out = np.empty((len(keys), H.N_PO))
+    H.pool_outcomes(theta, np.ascontiguousarray(keys, dtype=np.uint64), out)
+    return {name: out[:, i] for i, name in enumerate(H.PO_NAMES)}
+
+
+def generate_treated(theta: np.ndarray, key, n: int) -> Treated:
+    out = np.empty((n, H.N_TC))
+    twin = np.empty((n, H.N_TC))
+    filled, appl = H.treated_cohort(theta, np.uint64(key), out, twin)
+    if filled < n:
+        raise InputError("world", f"enrolment admits almost no applicant "
+                                  f"({filled} of {n} after {appl} applicants)")
+    return Treated(out, twin, int(appl))
+
+
+# -------------------------------------------------------------------- truth
+
+
+def cox_fit(time, event, X, max_iter: int = 50, tol: float = 1e-10):
+    """Cox model by Newton-Raphson on the Breslow partial likelihood.
+
+    Exact for continuous times (no ties), which is all the world produces
+    before rounding.  Returns (beta, se, converged).
+    """
+    time = np.asarray(time, float)
+    event = np.asarray(event, float)
+    X = np.asarray(X, float)
+    if X.ndim == 1:
+        X = X[:, None]
+    order = np.argsort(-time, kind="mergesort")       # descending: risk sets are prefixes
+    t, d, Z = time[order], event[order], X[order]
+    # rows tied in time share the risk set of the last of them in this order
+    last = np.r_[np.nonzero(t[1:] != t[:-1])[0], len(t) - 1]
+    grp_end = np.repeat(last, np.diff(np.r_[-1, last]))
+    p = Z.shape[1]
+    beta = np.zeros(p)
+    converged = False
+    info = np.eye(p)
+    for _ in range(max_iter):
+        eta = Z @ beta
+        eta -= eta.max()
+        w = np.exp(eta)
+        s0 = np.cumsum(w)[grp_end]
+        s1 = np.cumsum(w[:, None] * Z, axis=0)[grp_end]
+        s2 = np.cumsum(w[:, None, None] * Z[:, :, None] * Z[:, None, :], axis=0)[grp_end]
+        m1 = s1 / s0[:, None]
+        grad = (d[:, None] * (Z - m1)).sum(axis=0)
+        info = (d[:, None, None] * (s2 / s0[:, None, None] - m1[:, :, None] * m1[:, None, :])).sum(0)
+        try:
+            step = np.linalg.solve(info, grad)
+        except np.linalg.LinAlgError:
+            break
+        beta = beta + step
+        if np.max(np.abs(step)) < tol:
+            converged = True
+            break
+    try:
+        se = np.sqrt(np.diag(np.linalg.inv(info)))
+    except np.linalg.LinAlgError:
+        se = np.full(p, np.nan)
+    return beta, se, converged
+
+
+def true_effects(theta: np.ndarray, n: int = 200_000, seed: int = 0) -> dict:
+    """The estimands in the treated population, from n simulated treated patients.
+
+    The population is everyone who starts treatment (first injection) under the
+    enrolment rules: inclusion, self-selection, regression to the mean; the
+    immortal-time requirement is not applied, since it selects on survival after
+    treatment starts.  Each patient is simulated with and without treatment
+    (the counterfactual twin: the same random numbers).
+
+    marginal_hr: exp of the Cox coefficient of treated vs untreated survival
+      from month 0 (no censoring) over the 2n stacked rows: the marginal HR
+      comparing the treated population's survival with and without treatment.
+      It differs from the conditional `hr` (non-collapsibility, heterogeneity).
+    slope_difference: mean over patients of (true total at month 6 treated -
+      untreated) / 6, points/month (positive = treatment slows decline); latent
+      totals, so rater noise, the unblinded shift and death do not enter.
+    """
+    th = np.array(theta, dtype=np.float64, copy=True)
+    th[H.IMMORTAL_TIME_TREATED] = 0.0
+    # a stream of its own, apart from every replicate's
+    key = H.derive(np.uint64(0xE57A4D), np.uint64(seed))
+    tr = generate_treated(th, key, n)
+    t1 = tr.data[:, H.TC_DEATH_DAYS]
+    t0 = tr.twin[:, H.TC_DEATH_DAYS]
+    time = np.r_[t1, t0]
+    x = np.r_[np.ones(n), np.zeros(n)]
+    beta, se, conv = cox_fit(time, np.ones(2 * n), x)
+    diff = (tr.data[:, H.TC_TRUE_6] - tr.twin[:, H.TC_TRUE_6]) / 6.0
+    return {
+        "conditional_hr": float(theta[H.HR]),
+        "marginal_hr": float(math.exp(beta[0])),
+        "marginal_log_hr": float(beta[0]),
+        "marginal_log_hr_mcse": float(se[0]),      # naive (rows are paired): an upper bound
+        "slope_difference": float(diff.mean()),
+        "slope_difference_mcse": float(diff.std(ddof=1) / math.sqrt(n)),
+        "median_days_treated": float(np.median(t1)),
+        "median_days_untreated": float(np.median(t0)),
+        "n": n,
+        "converged": bool(conv),
+    }
+
+
+# ------------------------------------------------------------------- export
+
+TABLE_COLUMNS = (
+    "cohort", "id", "eligible", "sex", "race", "onset", "riluzole", "age", "ft9_stage",
+    "alsfrs_pre", "alsfrs_0", "alsfrs_2", "alsfrs_4", "alsfrs_6", "pre_rate",
+    "time_days", "event",
+    "enrol_year", "true_u", "true_rate", "true_duration_months", "true_death_days",
+    "true_total_0", "true_total_6", "true_log_hr", "true_rate_change",
+    "twin_alsfrs_2", "twin_alsfrs_4", "twin_alsfrs_6", "twin_time_days", "twin_event",
+    "twin_death_days", "twin_true_total_6",
+)
+
+
+def replicate_table(theta: np.ndarray, seed: int, condition: int, replicate: int, *,
+                    n_treated: int = 67, pool_size: int = 10_000, pool_policy: str = "condition",
+                    pool_block_size: int = 1):
+    """One replicate's treated cohort and registry pool as one pandas DataFrame.
+
+    Layout (docs/world.md): a row per patient, `cohort` = treated / pool; the
+    contract's columns (sex, race, onset, riluzole, age, ft9_stage, alsfrs_pre,
+    alsfrs_0..6, time_days, event) with the baseline being the first injection
+    (treated) or the reference baseline (pool); `eligible` (pool: may serve as a
+    reference); then the hidden truth (true_*) and, for treated rows, the
+    counterfactual twin (twin_*).  Missing values are empty.
+    """
+    import pandas as pd
+
+    tr = generate_treated(theta, treated_key(seed, condition, replicate), n_treated)
+    pool = generate_pool(theta, pool_key(seed, condition, replicate, pool_policy, pool_block_size),
+                         pool_size)
+    po = pool_outcomes(theta, pool.keys)
+    t, tw, p = tr.data, tr.twin, pool.data
+    nan_p = np.full(pool_size, np.nan)
+
+    def both(a, b):
+        return np.r_[a, b]
+
+    cols = {
+        "cohort": np.r_[np.repeat("treated", n_treated), np.repeat("pool", pool_size)],
+        "id": both(np.arange(n_treated), np.arange(pool_size)),
+        "eligible": both(np.ones(n_treated), p[:, H.PB_ELIGIBLE]),
+        "sex": both(t[:, H.TC_SEX], p[:, H.PB_SEX]),
+        "race": both(t[:, H.TC_RACE], p[:, H.PB_RACE]),
+        "onset": both(t[:, H.TC_ONSET], p[:, H.PB_ONSET]),
+        "riluzole": both(t[:, H.TC_RILUZOLE], p[:, H.PB_RILUZOLE]),
+        "age": both(t[:, H.TC_AGE], p[:, H.PB_AGE]),
+        "ft9_stage": both(t[:, H.TC_FT9], p[:, H.PB_FT9]),
+        "alsfrs_pre": both(t[:, H.TC_ALSFRS_PRE], p[:, H.PB_ALSFRS_PRE]),
+        "alsfrs_0": both(t[:, H.TC_ALSFRS_0], p[:, H.PB_ALSFRS_0]),
+        "alsfrs_2": both(t[:, H.TC_ALSFRS_2], po["alsfrs_2"]),
+        "alsfrs_4": both(t[:, H.TC_ALSFRS_4], po["alsfrs_4"]),
+        "alsfrs_6": both(t[:, H.TC_ALSFRS_6], po["alsfrs_6"]),
+        "time_days": both(t[:, H.TC_TIME_DAYS], po["time_days"]),
+        "event": both(t[:, H.TC_EVENT], po["event"]),
+        "enrol_year": both(t[:, H.TC_ENROL_YEAR], nan_p),
+        "true_u": both(t[:, H.TC_U], p[:, H.PB_U]),
+        "true_rate": both(t[:, H.TC_RATE], p[:, H.PB_RATE]),
+        "true_duration_months": both(t[:, H.TC_DURATION],
+                                     p[:, H.PB_DURATION] + theta[H.REF_BASELINE_MONTH]),
+        "true_death_days": both(t[:, H.TC_DEATH_DAYS], po["death_days"]),
+        "true_total_0": both(t[:, H.TC_TRUE_0], po["true_0"]),
+        "true_total_6": both(t[:, H.TC_TRUE_6], po["true_6"]),
+        "true_log_hr": both(t[:, H.TC_LOG_HR], nan_p),
+        "true_rate_change": both(t[:, H.TC_RATE_CHANGE], nan_p),
+        "twin_alsfrs_2": both(tw[:, H.TC_ALSFRS_2], nan_p),
+        "twin_alsfrs_4": both(tw[:, H.TC_ALSFRS_4], nan_p),
+        "twin_alsfrs_6": both(tw[:, H.TC_ALSFRS_6], nan_p),
+        "twin_time_days": both(tw[:, H.TC_TIME_DAYS], nan_p),
+        "twin_event": both(tw[:, H.TC_EVENT], nan_p),
+        "twin_death_days": both(tw[:, H.TC_DEATH_DAYS], nan_p),
+        "twin_true_total_6": both(tw[:, H.TC_TRUE_6], nan_p),
+    }
+    df = pd.DataFrame(cols)
+    df["pre_rate"] = (df["alsfrs_pre"] - df["alsfrs_0"]) / 6.0
+    for c in ("eligible", "riluzole", "ft9_stage", "alsfrs_pre", "alsfrs_0", "alsfrs_2", "alsfrs_4",
+              "alsfrs_6", "event", "twin_alsfrs_2", "twin_alsfrs_4", "twin_alsfrs_6", "twin_event"):
+        df[c] = df[c].round().astype("Int64")
+    df["sex"] = np.where(df["sex"] > 0.5, "M", "F")
+    df["race"] = np.where(df["race"] > 0.5, "Other", "White")
+    df["onset"] = np.where(df["onset"] > 0.5, "bulbar", "spinal")
+    return df[list(TABLE_COLUMNS)]
