@@ -88,3 +88,23 @@ def test_run_bad_flags(tmp_path, capsys):
     assert main(["run", str(f), "--reps", "0"]) == 2
     assert "--reps" in capsys.readouterr().err
     assert main(["run", str(tmp_path / "none.toml")]) == 2
+
+
+def test_simulate_matched_then_analyze_reproduces_the_run(tmp_path, capsys):
+    from simkit.grid import load_study
+    f = _toml(tmp_path, '[grid]\n"treatment.hr" = [1.0, 0.5]\n')
+    store = tmp_path / "r.zarr"
+    assert main(["run", str(f), "--out", str(store), "--jobs", "1", "--quiet"]) == 0
+    ds = open_results(store)
+    csv = tmp_path / "m.csv"
+    assert main(["simulate", str(f), "--condition", "1", "--replicate", "7", "--matched", "--out", str(csv)]) == 0
+    assert "matched pairs" in capsys.readouterr().out
+    assert main(["analyze", str(csv), "--json"]) == 0
+    got = json.loads(capsys.readouterr().out)
+    cell = ds.isel({"treatment.hr": 1, "replicate": 7})
+    for k in ("hr", "hr_p", "logrank_p", "peto_p", "n_decreased", "n_no_change", "early_coef", "treated_coef",
+              "signed_rank_p", "median_days_treated"):
+        v = float(cell[k].values)
+        assert (got[k] is None and np.isnan(v)) or got[k] == v, k
+    assert got["n_pairs"] == int(cell["n_matched"].values)
+    assert main(["simulate", str(f), "--condition", "5", "--matched", "--out", str(csv)]) == 2

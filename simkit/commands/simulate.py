@@ -1,6 +1,7 @@
 """`simkit simulate`: one replicate's treated cohort and registry pool as CSV."""
 
-HELP = "write the treated cohort and the registry pool of one replicate as CSV (layout: docs/world.md)"
+HELP = ("write one replicate as CSV: the treated cohort and the registry pool (layout: docs/world.md), "
+        "or with --matched its matched-cohort table (docs/matched-cohort.md)")
 
 
 def register(p):
@@ -8,18 +9,38 @@ def register(p):
     p.add_argument("--replicate", type=int, default=0, metavar="K", help="replicate index (default 0)")
     p.add_argument("--condition", type=int, default=0, metavar="C", help="condition index (default 0)")
     p.add_argument("--out", required=True, metavar="FILE.csv", help="output CSV")
+    p.add_argument("--matched", action="store_true",
+                   help="write the replicate's matched pairs as a matched-cohort table; "
+                        "`simkit analyze` on it reproduces the replicate's stored results")
     return run
 
 
 def run(args):
     from ..errors import InputError
-    from ..scenario import load_scenario
+    from ..grid import design_of, load_study
     from ..world import replicate_table
     if args.replicate < 0:
         raise InputError("--replicate", f"expected an integer >= 0, got {args.replicate}")
     if args.condition < 0:
         raise InputError("--condition", f"expected an integer >= 0, got {args.condition}")
-    sc = load_scenario(args.scenario)
+    study = load_study(args.scenario)
+    if args.condition >= len(study.conditions):
+        raise InputError("--condition", f"the scenario has {len(study.conditions)} condition(s): "
+                                        f"expected 0..{len(study.conditions) - 1}, got {args.condition}")
+    sc = study.conditions[args.condition].scenario
+    if args.matched:
+        from ..design import replicate_data
+        rd = replicate_data(sc.theta(), design_of(sc, study.firth), sc.seed, args.condition, args.replicate)
+        try:
+            rd.table.write_csv(args.out)
+        except OSError as e:
+            raise InputError("--out", f"cannot write {args.out}: {e.strerror or e}") from None
+        n_t = int(rd.value("n_treated"))
+        print(f"wrote {args.out}: {rd.table.n_pairs} matched pairs of {n_t} treated "
+              f"({n_t - rd.table.n_pairs} dropped by the exact set / caliper of "
+              f"{design_of(sc).caliper} ALSFRS-R points/month), seed {sc.seed}, "
+              f"condition {args.condition}, replicate {args.replicate}")
+        return 0
     d = sc.design
     df = replicate_table(sc.theta(), sc.seed, args.condition, args.replicate,
                          n_treated=d["n_treated"], pool_size=d["pool_size"],
