@@ -222,21 +222,11 @@ def summarize_condition(v: dict, conditional_log_hr: float, truth: dict | None, 
 
 def summarize_store(path) -> dict:
     """Per-condition performance of a finished `simkit run` store."""
-    import zarr
-
-    from .errors import InputError
-    from .store import read_status
-    status = read_status(path)
-    if not status["complete"]:
-        raise InputError(str(path), f"the store is incomplete ({status['chunks_done']} of "
-                                    f"{status['chunks_total']} chunks done); rerun the same "
-                                    "`simkit run` command to finish it")
-    attrs = status["attrs"]
-    g = zarr.open_group(str(path), mode="r")
+    from .store import read_fields
     names = ["log_hr", "log_hr_se", "hr", "hr_ci_low", "hr_ci_high", "hr_p", "min_survival_p", "min_subgroup_p",
              "n_decreased", "n_no_change", "n_increased", "median_days_treated", "median_days_reference",
              "match_rate", "cox_status", "replicate_status"]
-    data = {n: np.asarray(g[n][...], dtype=float) for n in names}
+    attrs, data = read_fields(path, names)
     truths = attrs.get("truth")
     cond_lhr = attrs["conditional_log_hr"]
     coords = attrs["condition_coords"]

@@ -94,3 +94,193 @@ def plot_analysis(table, res, path):
     fig.savefig(path, dpi=120, bbox_inches="tight")
     plt.close(fig)
     return path
+
+
+# ------------------------------------------------------------ stored runs
+
+def _cond_label(coords, c):
+    lab = ", ".join(f"{k}={v}" for k, v in coords.items() if k != "label")
+    if "label" in coords:
+        lab = coords["label"] + (f" ({lab})" if lab else "")
+    return lab or f"condition {c}"
+
+
+def _panels(n):
+    cols = min(n, 3)
+    rows = (n + cols - 1) // cols
+    return rows, cols
+
+
+def _truth_of(attrs, c, which):
+    if which == "marginal":
+        t = attrs.get("truth")
+        if not t:
+            from .errors import InputError
+            raise InputError("--truth", "this store has no marginal truth; use --truth conditional")
+        return t[c]["marginal_log_hr"]
+    return attrs["conditional_log_hr"][c]
+
+
+def _conditions(attrs, only):
+    n = len(attrs["conditional_log_hr"])
+    if only is None:
+        return list(range(min(n, 12)))
+    from .errors import InputError
+    bad = [c for c in only if not 0 <= c < n]
+    if bad:
+        raise InputError("--condition", f"the store has conditions 0..{n - 1}, got {bad}")
+    return list(only)
+
+
+def zip_plot(store, out, truth="conditional", conditions=None):
+    """Zip plot (Morris, White & Crowther 2019): the replicates' 95% CIs of the log HR ranked
+    by |z| against the truth; non-covering intervals in red, coverage with its MCSE."""
+    from .store import read_fields
+    plt = _plt()
+    attrs, d = read_fields(store, ["log_hr", "log_hr_se", "hr_ci_low", "hr_ci_high"])
+    conds = _conditions(attrs, conditions)
+    rows, cols = _panels(len(conds))
+    fig, axes = plt.subplots(rows, cols, figsize=(4.2 * cols, 3.8 * rows), squeeze=False)
+    for ax, c in zip(axes.flat, conds):
+        th = _truth_of(attrs, c, truth)
+        est, se = d["log_hr"][c], d["log_hr_se"][c]
+        lo, hi = np.log(d["hr_ci_low"][c]), np.log(d["hr_ci_high"][c])
+        ok = np.isfinite(est) & np.isfinite(se) & (se > 0)
+        z = np.abs((est[ok] - th) / se[ok])
+        order = np.argsort(z)
+        n = ok.sum()
+        rank = np.arange(1, n + 1) / n * 100
+        lo_o, hi_o = lo[ok][order], hi[ok][order]
+        cover = (lo_o <= th) & (th <= hi_o)
+        for mask, col in ((cover, "#1b6ca8"), (~cover, "#c0392b")):
+            ax.hlines(rank[mask], lo_o[mask], hi_o[mask], color=col, lw=0.6, alpha=0.8)
+        ax.axvline(th, color="black", lw=1)
+        ax.axhline(95, color="grey", lw=0.8, ls="--")
+        cov = cover.mean() if n else np.nan
+        mc = np.sqrt(cov * (1 - cov) / n) if n else np.nan
+        ax.set_title(f"{_cond_label({k: v[c] for k, v in attrs['condition_coords'].items()}, c)}\n"
+                     f"coverage {cov:.3f} (MCSE {mc:.3f}), n={n}", fontsize=8.5)
+        ax.set_xlabel(f"95% CI of log HR ({truth} truth {th:.2f} marked)")
+        ax.set_ylabel("centile of |z| (ranked)")
+        ax.set_ylim(0, 100)
+    for ax in list(axes.flat)[len(conds):]:
+        ax.axis("off")
+    fig.suptitle("Zip plot: confidence intervals of the design's log HR", fontsize=11)
+    fig.tight_layout()
+    fig.savefig(out, dpi=120)
+    plt.close(fig)
+    return out
+
+
+def _hr_ticks(ax):
+    """Readable hazard-ratio ticks on a log axis (no crowded minor labels)."""
+    from matplotlib.ticker import FixedLocator, NullFormatter, StrMethodFormatter
+    lo, hi = ax.get_xlim()
+    ticks = [t for t in (0.01, 0.02, 0.05, 0.1, 0.2, 0.3, 0.5, 0.7, 1, 1.5, 2, 3, 5, 10) if lo <= t <= hi]
+    ax.xaxis.set_major_locator(FixedLocator(ticks))
+    ax.xaxis.set_major_formatter(StrMethodFormatter("{x:g}"))
+    ax.xaxis.set_minor_formatter(NullFormatter())
+
+
+def hist_plot(store, out, conditions=None):
+    """Distribution of the design's HR per condition (log axis), the paper's 0.30 and the truth marked."""
+    from .seedpaper import reported
+    from .store import read_fields
+    plt = _plt()
+    attrs, d = read_fields(store, ["hr", "hr_p"])
+    conds = _conditions(attrs, conditions)
+    rows, cols = _panels(len(conds))
+    paper = reported()["survival"]
+    fig, axes = plt.subplots(rows, cols, figsize=(4.2 * cols, 3.4 * rows), squeeze=False)
+    for ax, c in zip(axes.flat, conds):
+        hr = d["hr"][c]
+        ok = np.isfinite(hr) & (hr > 0)
+        h = hr[ok]
+        bins = np.geomspace(max(min(h.min(), 0.2), 1e-3), max(h.max(), 1.5), 40) if h.size else 10
+        ax.hist(h, bins=bins, color="#1b6ca8", alpha=0.85)
+        ax.set_xscale("log")
+        _hr_ticks(ax)
+        ax.axvline(paper["hr"], color="#c0392b", lw=1.5, label=f"paper HR {paper['hr']}")
+        ax.axvline(np.exp(attrs["conditional_log_hr"][c]), color="black", lw=1, ls="--", label="true HR (conditional)")
+        t = attrs.get("truth")
+        if t:
+            ax.axvline(np.exp(t[c]["marginal_log_hr"]), color="grey", lw=1, ls=":", label="true HR (marginal)")
+        p_ext = np.mean((hr[ok] <= paper["hr"]) & (d["hr_p"][c][ok] <= paper["hr_p"])) if ok.any() else np.nan
+        n = ok.sum()
+        mc = np.sqrt(p_ext * (1 - p_ext) / n) if n else np.nan
+        ax.set_title(f"{_cond_label({k: v[c] for k, v in attrs['condition_coords'].items()}, c)}\n"
+                     f"P(HR<=0.30 & p<=0.0004) = {p_ext:.3f} (MCSE {mc:.3f}), n={n}", fontsize=8.5)
+        ax.set_xlabel("hazard ratio reported by the design (log scale)")
+        ax.set_ylabel("replicates")
+        ax.legend(fontsize=7)
+    for ax in list(axes.flat)[len(conds):]:
+        ax.axis("off")
+    fig.tight_layout()
+    fig.savefig(out, dpi=120)
+    plt.close(fig)
+    return out
+
+
+NESTED_MEASURES = {
+    "rejection": ("vs_conditional", "rejection", "rejection rate of the Cox Wald test"),
+    "bias": ("vs_conditional", "bias", "bias of log HR (vs conditional truth)"),
+    "bias_marginal": ("vs_marginal", "bias", "bias of log HR (vs marginal truth)"),
+    "coverage": ("vs_conditional", "coverage", "coverage of the 95% CI"),
+    "empirical_se": ("vs_conditional", "empirical_se", "empirical SE of log HR"),
+    "mse": ("vs_conditional", "mse", "MSE of log HR"),
+    "p_extreme": ("p_as_extreme_as_paper", "hr_and_p", "P(HR <= 0.30 and p <= 0.0004)"),
+    "match_rate": (None, "match_rate", "share of treated matched"),
+}
+
+
+def nested_loop_plot(store, out, measure="rejection"):
+    """Nested-loop plot (Rücker & Schwarzer 2014): a measure over every grid condition,
+    the conditions ordered by the grid's nested loops, with the parameter values as steps below."""
+    from .errors import InputError
+    from .performance import summarize_store
+    plt = _plt()
+    if measure not in NESTED_MEASURES:
+        raise InputError("--measure", f"expected one of {', '.join(NESTED_MEASURES)}, got {measure!r}")
+    sec, key, label = NESTED_MEASURES[measure]
+    s = summarize_store(store)
+    conds = s["conditions"]
+    vals, errs = [], []
+    for c in conds:
+        m = (c[sec] if sec else c).get(key) if (sec is None or sec in c) else None
+        vals.append(np.nan if not m or m["estimate"] is None else m["estimate"])
+        errs.append(np.nan if not m or m["mcse"] is None else m["mcse"])
+    vals, errs = np.array(vals), np.array(errs)
+    params = [k for k in conds[0]["coords"] if k != "label"]
+    x = np.arange(len(conds))
+    fig, (ax, axp) = plt.subplots(2, 1, figsize=(max(6, 0.35 * len(conds) + 3), 6),
+                                  gridspec_kw={"height_ratios": [3, max(1, len(params))]}, sharex=True)
+    ax.step(x, vals, where="mid", color="#1b6ca8", lw=2)
+    ax.fill_between(x, vals - 1.96 * errs, vals + 1.96 * errs, step="mid", color="#1b6ca8", alpha=0.2,
+                    label="+-1.96 MCSE")
+    if measure == "rejection":
+        ax.axhline(s["alpha"], color="grey", ls="--", lw=0.8, label=f"alpha {s['alpha']}")
+    if measure == "coverage":
+        ax.axhline(0.95, color="grey", ls="--", lw=0.8, label="0.95")
+    if measure.startswith("bias"):
+        ax.axhline(0, color="grey", ls="--", lw=0.8)
+    ax.set_ylabel(label)
+    ax.legend(fontsize=8)
+    ax.set_title(f"Nested-loop plot: {label} over {len(conds)} conditions", fontsize=10)
+    for i, p in enumerate(params):
+        raw = [c["coords"][p] for c in conds]
+        try:
+            v = np.array(raw, dtype=float)
+            lev = np.unique(v)
+            y = np.searchsorted(lev, v)
+        except (TypeError, ValueError):
+            lev = sorted(set(map(str, raw)))
+            y = np.array([lev.index(str(r)) for r in raw])
+        span = max(len(lev) - 1, 1)
+        axp.step(x, i + 0.8 * y / span, where="mid", lw=1.3)
+        axp.text(-0.6, i + 0.4, f"{p}: {', '.join(map(str, lev))}", fontsize=7, ha="right", va="center")
+    axp.set_yticks([])
+    axp.set_xlabel("condition (nested loops over the grid)")
+    fig.tight_layout()
+    fig.savefig(out, dpi=120, bbox_inches="tight")
+    plt.close(fig)
+    return out

@@ -443,6 +443,25 @@ def read_status(path) -> dict:
             "complete": bool(done.all()), "done": done, "attrs": attrs}
 
 
+def read_fields(path, names) -> tuple[dict, dict]:
+    """(attrs, {name: f8[n_conditions, n_replicates]}) of a complete store, in condition order.
+
+    The flat layout of the run (condition index = the grid's C-order ravel), for
+    code that loops over conditions; raises InputError if the store is incomplete."""
+    import zarr
+    st = read_status(path)
+    if not st["complete"]:
+        raise InputError(str(path), f"the store is incomplete ({st['chunks_done']} of "
+                                    f"{st['chunks_total']} chunks done); rerun the same "
+                                    "`simkit run` command to finish it")
+    attrs = st["attrs"]
+    unknown = [n for n in names if n not in attrs["fields"]]
+    if unknown:
+        raise InputError(str(path), f"the store has no field(s) {unknown}")
+    g = zarr.open_group(str(Path(path)), mode="r")
+    return attrs, {n: np.asarray(g[n][...], dtype=np.float64) for n in names}
+
+
 def open_results(path, allow_incomplete: bool = False, variables=None):
     """The store as an in-memory xarray.Dataset.
 

@@ -108,3 +108,23 @@ def test_simulate_matched_then_analyze_reproduces_the_run(tmp_path, capsys):
         assert (got[k] is None and np.isnan(v)) or got[k] == v, k
     assert got["n_pairs"] == int(cell["n_matched"].values)
     assert main(["simulate", str(f), "--condition", "5", "--matched", "--out", str(csv)]) == 2
+
+
+def test_plots_of_a_store_and_dask_backend(tmp_path, capsys):
+    pytest.importorskip("distributed")
+    f = _toml(tmp_path, '[grid]\n"treatment.hr" = [1.0, 0.5]\n"design.caliper" = [0.5, 1.0]\n')
+    a, b = tmp_path / "a.zarr", tmp_path / "b.zarr"
+    assert main(["run", str(f), "--out", str(a), "--jobs", "1", "--quiet"]) == 0
+    assert main(["run", str(f), "--out", str(b), "--backend", "dask", "--jobs", "1", "--quiet"]) == 0
+    da, db = open_results(a), open_results(b)
+    for v in ("hr", "log_hr_se", "n_increased", "cox_status"):
+        np.testing.assert_array_equal(da[v].values, db[v].values)
+    for kind in ("zip", "hist", "nested-loop"):
+        out = tmp_path / f"{kind}.png"
+        assert main(["plot", str(a), "--kind", kind, "--out", str(out)]) == 0
+        assert out.stat().st_size > 10_000
+    capsys.readouterr()
+    assert main(["plot", str(a), "--kind", "nested-loop", "--measure", "nope", "--out", str(tmp_path / "x.png")]) == 2
+    assert "--measure" in capsys.readouterr().err
+    assert main(["plot", str(a), "--kind", "zip", "--condition", "9", "--out", str(tmp_path / "x.png")]) == 2
+    assert "--condition" in capsys.readouterr().err

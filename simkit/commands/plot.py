@@ -1,0 +1,27 @@
+"""`simkit plot STORE --kind zip|nested-loop|hist --out FILE.png`."""
+
+HELP = "plot a stored run: zip plot of CIs, nested-loop plot of a measure over the grid, HR histograms"
+
+
+def register(p):
+    p.add_argument("store", metavar="STORE", help="a store written by `simkit run`")
+    p.add_argument("--kind", required=True, choices=("zip", "nested-loop", "hist"), help="which plot")
+    p.add_argument("--out", required=True, metavar="FILE.png", help="image to write")
+    p.add_argument("--measure", default="rejection",
+                   help="nested-loop: rejection, bias, bias_marginal, coverage, empirical_se, mse, p_extreme, match_rate")
+    p.add_argument("--truth", default="conditional", choices=("conditional", "marginal"),
+                   help="zip: the true log HR the intervals are judged against")
+    p.add_argument("--condition", type=int, nargs="+", metavar="C", help="zip/hist: which conditions (default: up to 12)")
+    return run
+
+
+def run(args):
+    from .. import plots
+    if args.kind == "zip":
+        plots.zip_plot(args.store, args.out, truth=args.truth, conditions=args.condition)
+    elif args.kind == "hist":
+        plots.hist_plot(args.store, args.out, conditions=args.condition)
+    else:
+        plots.nested_loop_plot(args.store, args.out, measure=args.measure)
+    print(f"wrote {args.out}")
+    return 0
