@@ -97,10 +97,14 @@ def run_replicates(theta, design: Design, seed: int, condition: int, start: int,
     return out
 
 
-def compute_chunk(thetas, dvecs, seed, condition, start, stop):
-    """`montecarlo.Job.compute`: thetas (n_conditions, N_THETA), dvecs (n_conditions, N_DESIGN)."""
+def compute_chunk(thetas, dvecs, seed, key_conditions, condition, start, stop):
+    """`montecarlo.Job.compute`: thetas (n_conditions, N_THETA), dvecs (n_conditions, N_DESIGN).
+
+    key_conditions[c] is the condition index the random streams of condition c are
+    keyed by: c itself, or 0 for every condition under common random numbers (the
+    same patients and registries in every condition, so conditions compare paired)."""
     out = np.empty((stop - start, R.N_OUT))
-    R.run_chunk(thetas[condition], dvecs[condition], np.uint64(seed), np.uint64(condition),
+    R.run_chunk(thetas[condition], dvecs[condition], np.uint64(seed), np.uint64(key_conditions[condition]),
                 np.int64(start), np.int64(stop), out)
     return out
 

@@ -17,6 +17,15 @@ On top of the base scenario (scenario.py: [world], [mechanisms], [treatment],
 
     [run]
     chunk_size = 500            # replicates per chunk (the store's layout only)
+    common_random_numbers = false   # true: every condition draws the same patients and
+                                    # registries (streams keyed by replicate only), so
+                                    # differences between conditions are paired
+
+Two shorthands switch the bias mechanisms as a set: in a [grid],
+`mechanisms = ["off", "on"]` (off = every mechanism at its "off" value, on = the
+base scenario's values); in a [[conditions]] row, `mechanisms = "off"` or "on",
+or `mechanisms_only = ["era_hr", ...]` (all off except these, kept at the base
+values): the bias decomposition.
 
 Every condition is the base scenario with its values replaced, validated by
 the same rules, so a bad grid value is reported with its dotted key.
@@ -45,7 +54,7 @@ INT_FIELDS = frozenset({"replicate_status", "cox_status", "tests_status", "early
                         "signed_rank_status", "ols_status"})
 EXTRA_SECTIONS = ("grid", "conditions", "analysis", "run")
 ANALYSIS_KEYS = {"firth": bool, "alpha": float}
-RUN_KEYS = {"chunk_size": int}
+RUN_KEYS = {"chunk_size": int, "common_random_numbers": bool}
 
 
 @dataclass(frozen=True)
@@ -65,6 +74,11 @@ class Study:
     alpha: float
     chunk_size: int
     data: dict
+    common_random_numbers: bool = False
+
+    def key_condition(self, c: int) -> int:
+        """The condition index condition c's random streams are keyed by."""
+        return 0 if self.common_random_numbers else c
 
     @property
     def seed(self):
@@ -95,7 +109,31 @@ def design_of(sc: Scenario, firth: bool = False) -> Design:
                   firth=firth, pool_policy=d["pool_policy"], block_size=d["pool_block_size"])
 
 
+def _mechanisms(data: dict, value, where: str, only=None):
+    """Apply the `mechanisms` / `mechanisms_only` shorthands to a raw scenario dict."""
+    from .world import MECHANISMS_OFF
+    if only is not None:
+        if not isinstance(only, list) or not all(isinstance(x, str) for x in only):
+            raise InputError(where, f"expected a list of mechanism names, got {only!r}")
+        bad = [x for x in only if x not in MECHANISMS_OFF]
+        if bad:
+            raise InputError(where, f"unknown mechanism {bad[0]!r}; allowed: {', '.join(MECHANISMS_OFF)}")
+        base = data.get("mechanisms", {})
+        from .world import default_params
+        dflt = default_params()
+        data["mechanisms"] = {k: (base.get(k, dflt[k]) if k in only else v) for k, v in MECHANISMS_OFF.items()}
+        return
+    if value == "off":
+        data["mechanisms"] = dict(MECHANISMS_OFF)
+    elif value != "on":
+        raise InputError(where, f"expected 'on' or 'off', got {value!r}")
+
+
 def _set(data: dict, dotted: str, value, where: str):
+    if dotted == "mechanisms":
+        return _mechanisms(data, value, where)
+    if dotted == "mechanisms_only":
+        return _mechanisms(data, None, where, only=value)
     parts = dotted.split(".")
     if len(parts) != 2 or parts[0] not in ("world", "mechanisms", "treatment", "design"):
         raise InputError(where, f"expected a key 'section.name' with section world, mechanisms, "
@@ -147,6 +185,9 @@ def study_from_dict(data: dict, text: str = "", path: str | None = None) -> Stud
     chunk = run.get("chunk_size", 500)
     if isinstance(chunk, bool) or not isinstance(chunk, int) or chunk < 1:
         raise InputError("run.chunk_size", f"expected an integer >= 1, got {chunk!r}")
+    crn = run.get("common_random_numbers", False)
+    if not isinstance(crn, bool):
+        raise InputError("run.common_random_numbers", f"expected true or false, got {crn!r}")
 
     if "grid" in extra and "conditions" in extra:
         raise InputError("grid", "give either a [grid] (product of values) or [[conditions]] rows, not both")
@@ -175,8 +216,13 @@ def study_from_dict(data: dict, text: str = "", path: str | None = None) -> Stud
         names = _dim_names(keys)
         base_flat = {}
         for k in keys:
-            s, n = k.split(".", 1) if "." in k else ("", k)
-            base_flat[k] = base.sections.get(s, {}).get(n)
+            if k == "mechanisms":
+                base_flat[k] = "on"
+            elif k == "mechanisms_only":
+                base_flat[k] = "all"
+            else:
+                s, n = k.split(".", 1) if "." in k else ("", k)
+                base_flat[k] = base.sections.get(s, {}).get(n)
         for i, (c, f) in enumerate(zip(cs, flats)):
             label = c.get("label", f"condition {i}")
             if not isinstance(label, str):
@@ -191,7 +237,7 @@ def study_from_dict(data: dict, text: str = "", path: str | None = None) -> Stud
     for i, (coords, over) in enumerate(rows):
         d = copy.deepcopy(data)
         where = f"grid condition {i} ({', '.join(f'{k}={v}' for k, v in coords.items())})"
-        for k, v in over.items():
+        for k, v in sorted(over.items(), key=lambda kv: kv[0] not in ("mechanisms", "mechanisms_only")):
             _set(d, k, v, f"{where}: {k}")
         try:
             sc = scenario_from_dict(d, path)
@@ -201,7 +247,7 @@ def study_from_dict(data: dict, text: str = "", path: str | None = None) -> Stud
         conds.append(Condition(i, coords, sc))
     full = copy.deepcopy(data)
     full.update(extra)
-    return Study(base, text, tuple(conds), grid_dims, firth, float(alpha), chunk, full)
+    return Study(base, text, tuple(conds), grid_dims, firth, float(alpha), chunk, full, crn)
 
 
 def load_study(path) -> Study:
@@ -237,7 +283,15 @@ def versions() -> dict:
 def truths(study: Study, n: int = 100_000) -> list[dict]:
     """The true effects of each condition (counterfactual twins): world.true_effects."""
     from .world import true_effects
-    return [true_effects(c.scenario.theta(), n=n, seed=study.seed) for c in study.conditions]
+    cache = {}   # conditions that differ only in the design share the world, hence the truth
+    out = []
+    for c in study.conditions:
+        th = c.scenario.theta()
+        k = th.tobytes()
+        if k not in cache:
+            cache[k] = true_effects(th, n=n, seed=study.seed)
+        out.append(cache[k])
+    return out
 
 
 def build_job(study: Study, replicates: int | None = None, chunk_size: int | None = None,
@@ -257,7 +311,10 @@ def build_job(study: Study, replicates: int | None = None, chunk_size: int | Non
         "scenario_text": study.text, "scenario_path": study.base.path or "", "seed": study.seed,
         "replicates": reps, "alpha": study.alpha, "firth": study.firth,
         "versions": versions(), "git_revision": git_revision(),
-        "seed_scheme": "replicate (c, k) draws from rng.root_key(seed, c, k); pool keys per pool_policy",
+        "seed_scheme": ("replicate (c, k) draws from rng.root_key(seed, c, k); pool keys per pool_policy"
+                        + ("; common random numbers: c = 0 for every condition" if study.common_random_numbers
+                           else "")),
+        "common_random_numbers": study.common_random_numbers,
         "conditional_log_hr": [math.log(c.scenario.treatment["hr"]) for c in study.conditions],
     }
     if with_truth:
@@ -269,6 +326,8 @@ def build_job(study: Study, replicates: int | None = None, chunk_size: int | Non
     return Job(
         scenario_hash=study.scenario_hash(reps), n_conditions=len(study.conditions), n_replicates=reps,
         chunk_size=min(chunk_size or study.chunk_size, reps), fields=tuple(OUT_FIELDS),
-        int_fields=INT_FIELDS, compute=functools.partial(compute_chunk, thetas, dvecs, study.seed),
+        int_fields=INT_FIELDS,
+        compute=functools.partial(compute_chunk, thetas, dvecs, study.seed,
+                                  np.array([study.key_condition(c.index) for c in study.conditions])),
         condition_coords=coords, grid_dims=study.grid_dims, attrs=attrs, field_attrs=field_attrs,
     )

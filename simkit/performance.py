@@ -213,6 +213,11 @@ def summarize_condition(v: dict, conditional_log_hr: float, truth: dict | None, 
         "n_decreased_ge_21": proportion(v["n_decreased"] >= p["n_decreased"]).to_dict(),
         "median_ratio_ge_paper": proportion(np.where(np.isfinite(ratio), ratio >= s["median_days_treated"]
                                                      / s["median_days_reference"], np.nan)).to_dict(),
+        "signed_rank_p": proportion(np.where(np.isfinite(v["signed_rank_p"]),
+                                             v["signed_rank_p"] <= p["signed_rank_p"], np.nan)).to_dict(),
+        # same direction as the paper (treated decline slower) and p at most the paper's
+        "ols_p": proportion(np.where(np.isfinite(v["treated_p"]),
+                                     (v["treated_p"] <= p["ols_treated_p"]) & (v["treated_coef"] < 0), np.nan)).to_dict(),
     }
     out["match_rate"] = mean(v["match_rate"], "match_rate").to_dict()
     out["degenerate_cox"] = proportion(v["cox_status"] != 0, "degenerate_cox").to_dict()
@@ -225,7 +230,7 @@ def summarize_store(path) -> dict:
     from .store import read_fields
     names = ["log_hr", "log_hr_se", "hr", "hr_ci_low", "hr_ci_high", "hr_p", "min_survival_p", "min_subgroup_p",
              "n_decreased", "n_no_change", "n_increased", "median_days_treated", "median_days_reference",
-             "match_rate", "cox_status", "replicate_status"]
+             "match_rate", "cox_status", "replicate_status", "signed_rank_p", "treated_p", "treated_coef"]
     attrs, data = read_fields(path, names)
     truths = attrs.get("truth")
     cond_lhr = attrs["conditional_log_hr"]

@@ -30,7 +30,8 @@ def run(args):
     sc = study.conditions[args.condition].scenario
     if args.matched:
         from ..design import replicate_data
-        rd = replicate_data(sc.theta(), design_of(sc, study.firth), sc.seed, args.condition, args.replicate)
+        rd = replicate_data(sc.theta(), design_of(sc, study.firth), sc.seed,
+                            study.key_condition(args.condition), args.replicate)
         try:
             rd.table.write_csv(args.out)
         except OSError as e:
@@ -42,7 +43,7 @@ def run(args):
               f"condition {args.condition}, replicate {args.replicate}")
         return 0
     d = sc.design
-    df = replicate_table(sc.theta(), sc.seed, args.condition, args.replicate,
+    df = replicate_table(sc.theta(), sc.seed, study.key_condition(args.condition), args.replicate,
                          n_treated=d["n_treated"], pool_size=d["pool_size"],
                          pool_policy=d["pool_policy"], pool_block_size=d["pool_block_size"])
     try:
