@@ -216,6 +216,25 @@ def run_audit(scenario=None, out="audit-report", reps=DEFAULT_REPS, jobs=None, p
                             "end' mixes survival with length of follow-up. With the world's reference proportion "
                             f"{100 * p0:.1f}% instead of 0%, the power to detect 40% vs {100 * p0:.1f}% is:"))
     sec.blocks.append(("table", ["test", "power at 11 per group", "power at 67 per group"], realistic))
+    # Q2(c): responders by the +-3-point rule arise without any effect
+    from .performance import mean as _mean
+    from .power import sample_size
+    from .store import read_fields
+    _, dd = read_fields(stores["null-world"], ["n_decreased", "n_no_change", "n_increased"])
+    tot = dd["n_decreased"][0] + dd["n_no_change"][0] + dd["n_increased"][0]
+    rr = _mean(np.where(tot > 0, dd["n_decreased"][0] / np.where(tot > 0, tot, 1), np.nan), "resp").to_dict()
+    p_resp = p_p["n_decreased"] / 67
+    q0 = rr["estimate"]
+    ss = []
+    for t in ("fisher", "chi2"):
+        a, b = sample_size(p_resp, q0, 0.8, test=t), sample_size(p_resp, q0, 0.9, test=t)
+        ss.append([t, a.n_first if a.n_first is not None else "> 2000", b.n_first if b.n_first is not None else "> 2000",
+                   f"{exact_power(p_resp, q0, 67, test=t):.3f}"])
+    sec.blocks.append(("p", "Responders without treatment: in the null world with all mechanisms off, the share of "
+                            f"pairs classed 'decreased progression' (the paper's responders) is {_fmt(rr, pct=True)}. "
+                            f"To tell the paper's {100 * p_resp:.1f}% responders from that rate, two independent "
+                            "groups would need (exact two-sided power, alpha 0.05):"))
+    sec.blocks.append(("table", ["test", "n per group for 80%", "n per group for 90%", "power at 67 per group"], ss))
     sections.append(sec)
 
     # ---------------------------------------------------------------- caliper
