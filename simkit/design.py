@@ -128,8 +128,10 @@ def replicate_data(theta, design: Design, seed: int, condition: int, k: int) -> 
     """Replicate k exactly as `run_replicates` computes it, with its matched table."""
     theta = np.asarray(theta, np.float64)
     dvec = design.vector()
-    pk = H.pool_key(np.uint64(seed), np.uint64(condition), np.uint64(k),
-                    np.int64(dvec[R.D_POOL_POLICY]), np.int64(dvec[R.D_BLOCK_SIZE]))
+    # a kernel returns a uint64 to Python as int: re-wrap it, or numba would type a
+    # key >= 2**63 as int64 and overflow
+    pk = np.uint64(H.pool_key(np.uint64(seed), np.uint64(condition), np.uint64(k),
+                              np.int64(dvec[R.D_POOL_POLICY]), np.int64(dvec[R.D_BLOCK_SIZE])))
     pool = np.empty((design.pool_size, H.N_PB))
     pkeys = np.empty(design.pool_size, np.uint64)
     strata, slope = R._make_pool(theta, dvec, pk, pool, pkeys)
