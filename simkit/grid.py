@@ -39,7 +39,6 @@ import itertools
 import json
 import math
 import subprocess
-import tomllib
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -48,7 +47,7 @@ import numpy as np
 from . import __version__
 from .design import OUT_FIELDS, POLICIES, Design, compute_chunk
 from .errors import InputError
-from .scenario import Scenario, scenario_from_dict
+from .scenario import Scenario, read_toml, scenario_from_dict
 
 INT_FIELDS = frozenset({"replicate_status", "cox_status", "tests_status", "early_status",
                         "signed_rank_status", "ols_status"})
@@ -251,16 +250,9 @@ def study_from_dict(data: dict, text: str = "", path: str | None = None) -> Stud
 
 
 def load_study(path) -> Study:
-    p = Path(path)
-    try:
-        text = p.read_text(encoding="utf-8")
-    except OSError as e:
-        raise InputError(str(path), f"cannot read the scenario file: {e.strerror or e}") from None
-    try:
-        data = tomllib.loads(text)
-    except tomllib.TOMLDecodeError as e:
-        raise InputError(str(path), f"not valid TOML: {e}") from None
-    return study_from_dict(data, text, str(p))
+    """Read and validate a scenario file with its grid of conditions."""
+    text, data = read_toml(path)
+    return study_from_dict(data, text, str(Path(path)))
 
 
 def git_revision() -> str:

@@ -193,15 +193,20 @@ def scenario_from_dict(data: dict, path: str | None = None) -> Scenario:
     return sc
 
 
-def load_scenario(path) -> Scenario:
-    """Read and validate a TOML scenario file."""
+def read_toml(path) -> tuple[str, dict]:
+    """(text, parsed dict) of a scenario file, or an InputError naming the file."""
     p = Path(path)
     try:
         text = p.read_text(encoding="utf-8")
     except OSError as e:
         raise InputError(str(path), f"cannot read the scenario file: {e.strerror or e}") from None
     try:
-        data = tomllib.loads(text)
+        return text, tomllib.loads(text)
     except tomllib.TOMLDecodeError as e:
         raise InputError(str(path), f"not valid TOML: {e}") from None
-    return scenario_from_dict(data, str(p))
+
+
+def load_scenario(path) -> Scenario:
+    """Read and validate a TOML scenario file (without a grid: see grid.load_study)."""
+    text, data = read_toml(path)
+    return scenario_from_dict(data, str(Path(path)))
