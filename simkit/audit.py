@@ -69,16 +69,18 @@ def _alive_at_end(study, c, n_reps):
     from .grid import design_of
     sc = study.conditions[c].scenario
     th, d = sc.theta(), design_of(sc)
-    t_alive, r_alive, n_t, n_r = [], [], 0, 0
+    t_alive, r_alive, ks = [], [], []
     for k in range(n_reps):
         tab = replicate_data(th, d, study.seed, study.key_condition(c), k).table
         if tab.n_pairs == 0:
             continue
+        ks.append(k)
         t_alive.append(np.mean(tab.event[:, 0] == 0))
         r_alive.append(np.mean(tab.event[:, 1] == 0))
     t_alive, r_alive = np.array(t_alive), np.array(r_alive)
     from .performance import mean
-    return mean(t_alive, "treated_alive").to_dict(), mean(r_alive, "reference_alive").to_dict()
+    g = np.array(ks) // d.block_size if d.pool_policy == "block" else None
+    return mean(t_alive, "treated_alive", g).to_dict(), mean(r_alive, "reference_alive", g).to_dict()
 
 
 def run_audit(scenario=None, out="audit-report", reps=DEFAULT_REPS, jobs=None, progress=None, log=print):
@@ -117,6 +119,7 @@ def run_audit(scenario=None, out="audit-report", reps=DEFAULT_REPS, jobs=None, p
     sd_study = studies["seed-design"]
     hr_true = sd_study.base.treatment["hr"]
     sec = Section("1. What the seed design reports in its default world")
+    sec.blocks.append(("p", f"MCSEs: {seed['mcse_note']}."))
     sec.blocks.append(("p", f"World: `{paths['seed-design'].name}` ({sd_study.base.description}). True conditional "
                             f"HR {hr_true:g}, true marginal HR {math.exp(seed['truth']['marginal_log_hr']):.3f}. "
                             f"{seed['n_replicates']} replicates of the whole design: 67 treated enrolled, matched 1:1 "
@@ -220,9 +223,11 @@ def run_audit(scenario=None, out="audit-report", reps=DEFAULT_REPS, jobs=None, p
     from .performance import mean as _mean
     from .power import sample_size
     from .store import read_fields
-    _, dd = read_fields(stores["null-world"], ["n_decreased", "n_no_change", "n_increased"])
+    from .performance import registry_clusters
+    nw_attrs, dd = read_fields(stores["null-world"], ["n_decreased", "n_no_change", "n_increased"])
     tot = dd["n_decreased"][0] + dd["n_no_change"][0] + dd["n_increased"][0]
-    rr = _mean(np.where(tot > 0, dd["n_decreased"][0] / np.where(tot > 0, tot, 1), np.nan), "resp").to_dict()
+    rr = _mean(np.where(tot > 0, dd["n_decreased"][0] / np.where(tot > 0, tot, 1), np.nan), "resp",
+               registry_clusters(nw_attrs, 0, tot.shape[0])[0]).to_dict()
     p_resp = p_p["n_decreased"] / 67
     q0 = rr["estimate"]
     ss = []
@@ -245,9 +250,14 @@ def run_audit(scenario=None, out="audit-report", reps=DEFAULT_REPS, jobs=None, p
                                                     "pre-slope caliper (ALSFRS-R points/month), per match choice."))
     rows = [[f"{c['coords']['caliper']:g}", c["coords"]["match_choice"], _fmt(c["hr_quantiles"]["q0.5"]),
              _fmt(c["vs_conditional"]["bias"]), _fmt(c["vs_conditional"]["empirical_se"]),
-             _fmt(c["vs_conditional"].get("coverage")), _fmt(c["match_rate"])] for c in cal]
+             _fmt(c["vs_conditional"].get("coverage")), _fmt(c["match_rate"]), _fmt(c["degenerate_cox"])]
+            for c in cal]
+    sec.blocks.append(("p", "HR summaries rest on the replicates with a finite Cox estimate; where the last column "
+                            "is large (the analyst who takes the worst-outcome reference often leaves no reference "
+                            "death while a treated patient is at risk: no finite maximum), they describe a selected "
+                            "subset."))
     sec.blocks.append(("table", ["caliper (points/month)", "match choice", "HR median", "bias log HR",
-                                 "empirical SE", "coverage", "match rate"], rows))
+                                 "empirical SE", "coverage", "match rate", "Cox not estimable"], rows))
     sections.append(sec)
 
     # ---------------------------------------------------------------- claims
@@ -306,12 +316,15 @@ def _num(x):
 def _paired_changes(store):
     """Per condition: mean (MCSE) of log HR minus condition 0's, over replicates where both exist
     (conditions share their random numbers); and condition 0's mean u, treated vs reference."""
-    from .performance import mean
+    from .performance import mean, registry_clusters
     from .store import read_fields
     attrs, d = read_fields(store, ["log_hr", "mean_u_treated", "mean_u_reference"])
     base = d["log_hr"][0]
-    out = [mean(d["log_hr"][c] - base, "paired_change").to_dict() for c in range(d["log_hr"].shape[0])]
-    return out, (mean(d["mean_u_reference"][0], "u_ref").to_dict(), mean(d["mean_u_treated"][0], "u_t").to_dict())
+    n = base.shape[0]
+    out = [mean(d["log_hr"][c] - base, "paired_change", registry_clusters(attrs, c, n)[0]).to_dict()
+           for c in range(d["log_hr"].shape[0])]
+    g = registry_clusters(attrs, 0, n)[0]
+    return out, (mean(d["mean_u_reference"][0], "u_ref", g).to_dict(), mean(d["mean_u_treated"][0], "u_t", g).to_dict())
 
 
 def _claim_probabilities(summ):

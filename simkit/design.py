@@ -153,7 +153,7 @@ def replicate_data(theta, design: Design, seed: int, condition: int, k: int) -> 
     table = MatchedTable(
         pair_id=np.arange(1, m + 1, dtype=np.int64),
         sex=both(lab(a[:, H.TC_SEX], "M", "F"), lab(b[:, H.PB_SEX], "M", "F")),
-        race=both(lab(a[:, H.TC_RACE], "other", "white"), lab(b[:, H.PB_RACE], "other", "white")),
+        race=both(lab(a[:, H.TC_RACE], "Other", "White"), lab(b[:, H.PB_RACE], "Other", "White")),
         onset=both(lab(a[:, H.TC_ONSET], "bulbar", "spinal"), lab(b[:, H.PB_ONSET], "bulbar", "spinal")),
         riluzole=both(a[:, H.TC_RILUZOLE], b[:, H.PB_RILUZOLE]).astype(np.int64),
         age=both(a[:, H.TC_AGE], b[:, H.PB_AGE]),

@@ -307,6 +307,9 @@ def build_job(study: Study, replicates: int | None = None, chunk_size: int | Non
                         + ("; common random numbers: c = 0 for every condition" if study.common_random_numbers
                            else "")),
         "common_random_numbers": study.common_random_numbers,
+        # how replicates share registries: the summary's MCSEs depend on it
+        "pool_policies": [[study.design(c.index).pool_policy, study.design(c.index).block_size]
+                          for c in study.conditions],
         "conditional_log_hr": [math.log(c.scenario.treatment["hr"]) for c in study.conditions],
     }
     if with_truth:

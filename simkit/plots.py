@@ -8,8 +8,13 @@ import numpy as np
 
 
 def _plt():
+    """pyplot, on the file-only Agg backend unless the user already chose one
+    (a notebook's inline backend must survive our plotting calls)."""
+    import sys
+
     import matplotlib
-    matplotlib.use("Agg")
+    if "matplotlib.pyplot" not in sys.modules and "ipykernel" not in sys.modules:
+        matplotlib.use("Agg")
     import matplotlib.pyplot as plt
     return plt
 

@@ -73,3 +73,26 @@ def test_mcse_is_the_sd_across_repeated_studies(name):
     ratio = np.mean(mcses) / sd
     tol = 0.15 if name == "q0.5" else 0.08
     assert abs(ratio - 1) < tol, (name, ratio)
+
+
+def test_cluster_robust_mcse_reduces_to_iid_and_tracks_clustered_studies():
+    rng = np.random.default_rng(3)
+    x = rng.normal(size=50)
+    # singleton clusters: the Morris et al. bias MCSE exactly
+    assert P.bias(x, 0.0, clusters=np.arange(50)).mcse == pytest.approx(P.bias(x, 0.0).mcse)
+    # replicates sharing a registry: 40 blocks of 25 with a block effect; the cluster MCSE
+    # must match the SD across repeated studies, while the iid formula understates it
+    est_b, mc_c, mc_i, cov_v, cov_c = [], [], [], [], []
+    g = np.arange(1000) // 25
+    for _ in range(1000):
+        e = np.repeat(rng.normal(0, 0.5, 40), 25) + rng.normal(0, 1, 1000)
+        est_b.append(P.bias(e, 0.0, g).estimate)
+        mc_c.append(P.bias(e, 0.0, g).mcse)
+        mc_i.append(P.bias(e, 0.0).mcse)
+        c = P.coverage(e - 1.0, e + 1.0, 0.0, clusters=g)
+        cov_v.append(c.estimate)
+        cov_c.append(c.mcse)
+    sd = np.std(est_b, ddof=1)
+    assert abs(np.mean(mc_c) / sd - 1) < 0.1
+    assert np.mean(mc_i) / sd < 0.6  # root design effect: about 1 / sqrt(1 + 24 * 0.2)
+    assert abs(np.mean(cov_c) / np.std(cov_v, ddof=1) - 1) < 0.1
