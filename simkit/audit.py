@@ -42,9 +42,10 @@ def _fmt(m, digits=3, pct=False):
     if m is None or m.get("estimate") is None:
         return "-"
     e, s = m["estimate"], m.get("mcse")
+    # an MCSE that cannot be estimated (e.g. fewer than 2 registries) is shown as "n/a"
     if pct:
-        return f"{100 * e:.1f}% ({100 * s:.1f})" if s is not None else f"{100 * e:.1f}%"
-    return f"{e:.{digits}g} ({s:.2g})" if s is not None else f"{e:.{digits}g}"
+        return f"{100 * e:.1f}% ({100 * s:.1f})" if s is not None else f"{100 * e:.1f}% (n/a)"
+    return f"{e:.{digits}g} ({s:.2g})" if s is not None else f"{e:.{digits}g} (n/a)"
 
 
 def _run(name, path, out_dir, reps, jobs, progress, log):
