@@ -210,3 +210,24 @@ def load_scenario(path) -> Scenario:
     """Read and validate a TOML scenario file (without a grid: see grid.load_study)."""
     text, data = read_toml(path)
     return scenario_from_dict(data, str(Path(path)))
+
+
+def fields_markdown() -> str:
+    """Every scenario key with its default and meaning, as Markdown tables (scenarios/README.md)."""
+    def fmt(v):
+        if isinstance(v, str):
+            return f'"{v}"'
+        if isinstance(v, list):
+            return "[" + ", ".join(f'"{x}"' if isinstance(x, str) else str(x) for x in v) + "]"
+        return f"{v:g}" if isinstance(v, float) else str(v)
+    out = ["| key | default | meaning |", "|---|---|---|"]
+    out += [f"| `{k}` | `{fmt(f.default)}` | {f.doc} |" for k, f in TOP_FIELDS.items()]
+    for sec, table in SECTIONS.items():
+        out += ["", f"**[{sec}]**", "", "| key | default | meaning |", "|---|---|---|"]
+        for k, f in table.items():
+            unit = ""
+            if k in W.PARAM and getattr(W.PARAM[k], "unit", ""):
+                unit = f" [{W.PARAM[k].unit}]"
+            out.append(f"| `{k}` | `{fmt(f.default)}` | {f.doc}{unit} |")
+    return "\n".join(out)
+

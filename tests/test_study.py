@@ -128,3 +128,19 @@ def test_plots_of_a_store_and_dask_backend(tmp_path, capsys):
     assert "--measure" in capsys.readouterr().err
     assert main(["plot", str(a), "--kind", "zip", "--condition", "9", "--out", str(tmp_path / "x.png")]) == 2
     assert "--condition" in capsys.readouterr().err
+
+
+def test_scenarios_readme_lists_every_key():
+    from pathlib import Path
+    from simkit.scenario import fields_markdown
+    readme = (Path(__file__).parents[1] / "scenarios" / "README.md").read_text()
+    block = readme.split("<!-- fields:start -->")[1].split("<!-- fields:end -->")[0]
+    assert block.strip() == fields_markdown().strip()
+
+
+@pytest.mark.parametrize("name", ["seed-design", "null-world", "power", "caliper", "claim-11-per-group"])
+def test_shipped_scenarios_load(name):
+    from pathlib import Path
+    from simkit.grid import load_study
+    s = load_study(Path(__file__).parents[1] / "scenarios" / f"{name}.toml")
+    assert len(s.conditions) >= 1 and s.replicates >= 1
