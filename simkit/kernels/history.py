@@ -634,6 +634,8 @@ def pool_baseline(theta, key, out, keys):
     pks = np.empty(nb, np.uint64)
     ubs = np.empty((nb, N_UB_POOL))
     uvs = np.empty((nb, N_UV_POOL))
+    ub = np.empty(N_UB_POOL)
+    uv = np.empty(N_UV_POOL)
     filled = 0
     j = 0
     cap = 1000 * n + 1000
@@ -645,7 +647,13 @@ def pool_baseline(theta, key, out, keys):
             _pool_draws_block(key, j, ib0, pks, ubs, uvs)
             i = 0
         pk = pks[i]
-        _pool_core(k, theta, pop, ubs[i], uvs[i], st, res)
+        # copied, not ubs[i] / uvs[i]: a view costs two atomic reference-count
+        # updates, more than these copies
+        for c in range(N_UB_POOL):
+            ub[c] = ubs[i, c]
+        for c in range(N_UV_POOL):
+            uv[c] = uvs[i, c]
+        _pool_core(k, theta, pop, ub, uv, st, res)
         i += 1
         j += 1
         if res[0] < 0.5:
@@ -703,7 +711,6 @@ def pool_outcomes(theta, keys, out):
         pk = keys[i]
         _pool_draws(pk, ib0, ub, uv)
         _pool_core(k, theta, pop, ub, uv, st, res)
-        row = out[i]
         trial_len = res[6]
         u_drop = res[7]
         t_death = res[8]
@@ -721,11 +728,11 @@ def pool_outcomes(theta, keys, out):
             if v == 2:
                 true6 = tt
             if mo <= trial_len and u_drop < stay_threshold(theta, float(mo)) and t_death > d + mo:
-                row[PO_ALSFRS_2 + v] = tot
+                out[i, PO_ALSFRS_2 + v] = tot
             else:
-                row[PO_ALSFRS_2 + v] = np.nan
-        row[PO_TRUE_0] = res[10]
-        row[PO_TRUE_6] = true6
+                out[i, PO_ALSFRS_2 + v] = np.nan
+        out[i, PO_TRUE_0] = res[10]
+        out[i, PO_TRUE_6] = true6
         kb = derive(pk, PURPOSE_BASE)
         if uniform(kb, _C_FU_KIND) < theta[DIFFERENTIAL_FOLLOWUP]:
             c_entry = trial_len
@@ -736,16 +743,16 @@ def pool_outcomes(theta, keys, out):
             c_entry = 12.0 * (fy0 + uniform(kb, _C_FU_LEN) * (theta[FOLLOWUP_YEARS_MAX] - fy0))
         dt = t_death - (d + b0)
         c = c_entry - b0
-        row[PO_DEATH_DAYS] = dt * DAYS_PER_MONTH
+        out[i, PO_DEATH_DAYS] = dt * DAYS_PER_MONTH
         if dt <= 0.0 or c <= 0.0:
-            row[PO_TIME_DAYS] = np.nan     # no follow-up from this baseline
-            row[PO_EVENT] = np.nan
+            out[i, PO_TIME_DAYS] = np.nan     # no follow-up from this baseline
+            out[i, PO_EVENT] = np.nan
         elif dt <= c:
-            row[PO_TIME_DAYS] = dt * DAYS_PER_MONTH
-            row[PO_EVENT] = 1.0
+            out[i, PO_TIME_DAYS] = dt * DAYS_PER_MONTH
+            out[i, PO_EVENT] = 1.0
         else:
-            row[PO_TIME_DAYS] = c * DAYS_PER_MONTH
-            row[PO_EVENT] = 0.0
+            out[i, PO_TIME_DAYS] = c * DAYS_PER_MONTH
+            out[i, PO_EVENT] = 0.0
 
 
 @njit(cache=True, error_model="numpy")
@@ -793,11 +800,17 @@ def _censor_and_ascertain(dt, c, u_asc, u_contact, p_unlearnt):
 
 
 @njit(cache=True, error_model="numpy")
-def _applicant(k, theta, pop, ak, st, ub, row, twin):
-    """Draw applicant `ak`; fill row / twin and return True if enrolled and analysed."""
+def _applicant(k, theta, pop, ak, st, ub, out, twin, f, with_twin):
+    """Draw applicant `ak`; fill row f of out (and of twin if with_twin) and
+    return True if enrolled and analysed.  Without the twin nothing is written
+    to `twin`, and out gets the same numbers.  (Rows are indexed, not passed
+    as views: a view costs two atomic reference-count updates.)"""
     kb = derive(ak, PURPOSE_BASE)
-    for c in range(N_UB_POOL):
+    # only the BASE counters the treated use (the pool's trial draws and the
+    # spare counters 9-11 are not needed here)
+    for c in range(_C_SHARE + 1):
         ub[c] = uniform(kb, c)
+    ub[_C_LIMB] = uniform(kb, _C_LIMB)
     draw_base(theta, pop, ub, st)
     age = st[S_AGE]
     d = st[S_D]
@@ -829,7 +842,7 @@ def _applicant(k, theta, pop, ak, st, ub, row, twin):
     e = -math.log(uniform(derive(ak, PURPOSE_SURV), 0))
     log_era = math.log(theta[ERA_HR])
     t_tr = death_time(k, theta, st, log_era + log_hr, e)
-    t_tw = death_time(k, theta, st, log_era, e)
+    t_tw = death_time(k, theta, st, log_era, e) if with_twin else np.nan
     if t_tr <= d + theta[IMMORTAL_TIME_TREATED] and theta[IMMORTAL_TIME_TREATED] > 0.0:
         return False
     # enrolled and analysed: fill both rows
@@ -837,23 +850,25 @@ def _applicant(k, theta, pop, ak, st, ub, row, twin):
     if post_tr < 0.0:
         post_tr = 0.0
     shift = theta[UNBLINDED_SHIFT]
-    for rr in (row, twin):
-        rr[TC_SEX] = st[S_MALE]
-        rr[TC_RACE] = 1.0 - st[S_WHITE]
-        rr[TC_ONSET] = st[S_BULBAR]
-        rr[TC_RILUZOLE] = st[S_RIL]
-        rr[TC_AGE] = age
-        rr[TC_FT9] = ft9
-        rr[TC_ALSFRS_PRE] = pre_rec
-        rr[TC_ALSFRS_0] = s0
-        rr[TC_U] = st[S_U]
-        rr[TC_RATE] = r
-        rr[TC_DURATION] = d
-        rr[TC_TRUE_0] = true0
-    row[TC_LOG_HR] = log_hr
-    row[TC_RATE_CHANGE] = delta
-    twin[TC_LOG_HR] = 0.0
-    twin[TC_RATE_CHANGE] = 0.0
+    for which in range(2 if with_twin else 1):
+        rr = out if which == 0 else twin
+        rr[f, TC_SEX] = st[S_MALE]
+        rr[f, TC_RACE] = 1.0 - st[S_WHITE]
+        rr[f, TC_ONSET] = st[S_BULBAR]
+        rr[f, TC_RILUZOLE] = st[S_RIL]
+        rr[f, TC_AGE] = age
+        rr[f, TC_FT9] = ft9
+        rr[f, TC_ALSFRS_PRE] = pre_rec
+        rr[f, TC_ALSFRS_0] = s0
+        rr[f, TC_U] = st[S_U]
+        rr[f, TC_RATE] = r
+        rr[f, TC_DURATION] = d
+        rr[f, TC_TRUE_0] = true0
+    out[f, TC_LOG_HR] = log_hr
+    out[f, TC_RATE_CHANGE] = delta
+    if with_twin:
+        twin[f, TC_LOG_HR] = 0.0
+        twin[f, TC_RATE_CHANGE] = 0.0
     w = w0
     for v in range(3):
         mo = 2.0 * (v + 1)
@@ -862,14 +877,16 @@ def _applicant(k, theta, pop, ak, st, ub, row, twin):
         n1 = uniform(nk, 2 * slot)
         n2 = uniform(nk, 2 * slot + 1)
         o_tr, _a, _b, tt_tr = rate_visit(st, loss_at(st, mo, w, post_tr), n1, n2, rsd)
-        o_tw, _c, _e, tt_tw = rate_visit(st, loss_at(st, mo, w, r), n1, n2, rsd)
         if shift != 0.0:
             o_tr = clip48(round_half_up(o_tr + shift))
-        row[TC_ALSFRS_2 + v] = o_tr if t_tr > d + mo else np.nan
-        twin[TC_ALSFRS_2 + v] = o_tw if t_tw > d + mo else np.nan
+        out[f, TC_ALSFRS_2 + v] = o_tr if t_tr > d + mo else np.nan
         if v == 2:
-            row[TC_TRUE_6] = tt_tr
-            twin[TC_TRUE_6] = tt_tw
+            out[f, TC_TRUE_6] = tt_tr
+        if with_twin:
+            o_tw, _c, _e, tt_tw = rate_visit(st, loss_at(st, mo, w, r), n1, n2, rsd)
+            twin[f, TC_ALSFRS_2 + v] = o_tw if t_tw > d + mo else np.nan
+            if v == 2:
+                twin[f, TC_TRUE_6] = tt_tw
     # calendar: staggered enrolment, administrative censoring, loss to follow-up
     y0 = theta[ENROL_START]
     year = y0 + uniform(kb, _C_ENROL_DATE) * (theta[ENROL_END] - y0)
@@ -882,14 +899,39 @@ def _applicant(k, theta, pop, ak, st, ub, row, twin):
     u_asc = uniform(kb, _C_ASCERTAIN)
     u_contact = uniform(kb, _C_CONTACT)
     p_da = theta[DEATH_ASCERTAINMENT]
-    for rr, tt in ((row, t_tr), (twin, t_tw)):
+    for which in range(2 if with_twin else 1):
+        rr = out if which == 0 else twin
+        tt = t_tr if which == 0 else t_tw
         dt = tt - d
         tm, ev = _censor_and_ascertain(dt, c, u_asc, u_contact, p_da)
-        rr[TC_TIME_DAYS] = tm * DAYS_PER_MONTH
-        rr[TC_EVENT] = ev
-        rr[TC_DEATH_DAYS] = dt * DAYS_PER_MONTH
-        rr[TC_ENROL_YEAR] = year
+        rr[f, TC_TIME_DAYS] = tm * DAYS_PER_MONTH
+        rr[f, TC_EVENT] = ev
+        rr[f, TC_DEATH_DAYS] = dt * DAYS_PER_MONTH
+        rr[f, TC_ENROL_YEAR] = year
     return True
+
+
+@njit(cache=True, error_model="numpy")
+def _cohort(theta, key, out, twin, with_twin):
+    n = out.shape[0]
+    st = np.empty(N_S)
+    pop = np.empty(N_POP)
+    population(theta, theta[CASE_MIX], pop)
+    k = np.empty(N_K)
+    prepare_constants(theta, k)
+    ub = np.empty(N_UB_POOL)
+    filled = 0
+    j = 0
+    cap = 10000 * n + 10000
+    while filled < n and j < cap:
+        ak = derive(key, j)
+        if _applicant(k, theta, pop, ak, st, ub, out, twin, filled, with_twin):
+            out[filled, TC_APPLICANT] = j
+            if with_twin:
+                twin[filled, TC_APPLICANT] = j
+            filled += 1
+        j += 1
+    return filled, j
 
 
 @njit(cache=True, error_model="numpy")
@@ -904,21 +946,11 @@ def treated_cohort(theta, key, out, twin):
     patient (same random numbers) without treatment: HR 1, no rate change, no
     unblinded shift.  Returns (rows filled, applicants drawn).
     """
-    n = out.shape[0]
-    st = np.empty(N_S)
-    pop = np.empty(N_POP)
-    population(theta, theta[CASE_MIX], pop)
-    k = np.empty(N_K)
-    prepare_constants(theta, k)
-    ub = np.empty(N_UB_POOL)
-    filled = 0
-    j = 0
-    cap = 10000 * n + 10000
-    while filled < n and j < cap:
-        ak = derive(key, j)
-        if _applicant(k, theta, pop, ak, st, ub, out[filled], twin[filled]):
-            out[filled, TC_APPLICANT] = j
-            twin[filled, TC_APPLICANT] = j
-            filled += 1
-        j += 1
-    return filled, j
+    return _cohort(theta, key, out, twin, True)
+
+
+@njit(cache=True, error_model="numpy")
+def treated_cohort_only(theta, key, out):
+    """treated_cohort without the twin (a replicate's report does not use it):
+    the same rows of out, without the twins' visits and death times."""
+    return _cohort(theta, key, out, out, False)

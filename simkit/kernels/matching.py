@@ -16,13 +16,17 @@ slope difference), so it never admits a pair that is truly farther apart.
 Two routes, identical results (tested):
   prepare_pool + match_prepared: the pool sorted once by (stratum, slope, pool
     index); each treated patient's eligible set is a contiguous window found by
-    bisection.  For a pool reused across calls (fixed registry).
+    bisection.  prepare_pool_grid gives the same sort in one counting sort when
+    the slopes are multiples of 1/6 (pre-slopes always are), and
+    match_prepared_offsets takes the strata's offsets (stratum_offsets)
+    computed once per pool instead of bisecting for them per treated patient.
   match: greedy policies bucket the unsorted pool by stratum (counting sort)
-    and scan the bucket; OPTIMAL sorts the pool.  For a pool used once.
-Measured (67 treated, 10,000 pool, ~135 strata, caliper 0.5, min of 7 batches
-on the 2-core dev box): prepare_pool 300 us; match_prepared nearest 5 us, first
-9, worst 14, random 19, optimal 13; match nearest 52 us, first 15, worst 53,
-random 59, hardest-first order +25, optimal 315.
+    and scan the bucket; OPTIMAL sorts the pool.
+Measured (67 treated, 10,000 pool, caliper 0.5, nearest; 2-core dev box):
+prepare_pool 100 us on warm data, 300 us right after the pool is generated;
+prepare_pool_grid 27 us warm (about 100 us right after); stratum_offsets 3 us;
+match_prepared_offsets 7.5 us inside the replicate loop; match (the scan) 190
+us inside the loop.
 
 Policies (greedy ones visit the treated in `order` and take one candidate each):
   NEAREST  smallest |slope difference|, ties by lowest pool index;
@@ -39,6 +43,8 @@ eligible candidates before any matching, ties by treated index).
 An unknown policy, or an unknown order with a greedy policy, leaves every
 treated patient unmatched (kernels do not raise).
 """
+import math
+
 import numpy as np
 from numba import njit
 
@@ -149,52 +155,130 @@ def _window(s_slope, a, b, t, tol):
     whose slope is within tol of t and ins the first position with slope >= t.
 
     |s - t| is monotone on each side of ins (rounded subtraction is monotone),
-    so both ends are found by bisection on exactly the eligibility test.
+    so on [a, b) each end is the first position where a monotone test turns
+    true: ins: s >= t; L: s >= t or |s - t| <= tol; R: s >= t and
+    |s - t| > tol (the eligibility test itself, exactly).  The three
+    bisections run interleaved and branch-free, so their chains of dependent
+    loads overlap and no comparison is mispredicted.
     """
-    lo = a
-    hi = b
-    while lo < hi:
-        mid = (lo + hi) >> 1
-        if s_slope[mid] < t:
-            lo = mid + 1
-        else:
-            hi = mid
-    ins = lo
-    lo = a
-    hi = ins
-    while lo < hi:
-        mid = (lo + hi) >> 1
-        if abs(s_slope[mid] - t) <= tol:
-            hi = mid
-        else:
-            lo = mid + 1
-    left = lo
-    lo = ins
-    hi = b
-    while lo < hi:
-        mid = (lo + hi) >> 1
-        if abs(s_slope[mid] - t) <= tol:
-            lo = mid + 1
-        else:
-            hi = mid
-    return left, ins, lo
+    bi = a
+    bl = a
+    br = a
+    n = b - a
+    while n > 1:
+        half = n >> 1
+        x = s_slope[bi + half]
+        y = s_slope[bl + half]
+        z = s_slope[br + half]
+        bi = bi + half if x < t else bi
+        bl = bl + half if not (y >= t or abs(y - t) <= tol) else bl
+        br = br + half if not (z >= t and abs(z - t) > tol) else br
+        n -= half
+    if n == 1:
+        x = s_slope[bi]
+        y = s_slope[bl]
+        z = s_slope[br]
+        bi += 1 if x < t else 0
+        bl += 1 if not (y >= t or abs(y - t) <= tol) else 0
+        br += 1 if not (z >= t and abs(z - t) > tol) else 0
+    return bl, bi, br
 
 
 @njit(cache=True)
-def _windows(t_stratum, t_slope, s_stratum, s_slope, tol):
+def prepare_pool_grid(p_stratum, p_slope, n_codes, scale):
+    """prepare_pool for slopes that are whole multiples of 1 / scale (pre-slopes
+    are integer score differences over 6 months: scale 6) and codes below
+    n_codes: one counting sort on (stratum, slope, pool index), O(n), where
+    prepare_pool sorts each stratum.  The same (perm, s_stratum, s_slope) as
+    prepare_pool; if some usable slope is off the grid (or a code is too
+    large), (prepare_pool's result, False) comes back instead of (.., True)."""
+    n = p_stratum.shape[0]
+    key = np.empty(n, np.int64)
+    kmin = 0
+    kmax = 0
+    k = 0
+    grid = True
+    for j in range(n):
+        s = p_stratum[j]
+        x = p_slope[j]
+        if s < 0 or not np.isfinite(x):
+            key[j] = -1
+            continue
+        y = x * scale
+        if s >= n_codes or not abs(y) < 1e9:
+            grid = False
+            break
+        g = np.int64(math.floor(y + 0.5))
+        if g / scale != x:            # not exactly on the grid
+            grid = False
+            break
+        if k == 0 or g < kmin:
+            kmin = g
+        if k == 0 or g > kmax:
+            kmax = g
+        key[j] = g
+        k += 1
+    if not grid:
+        perm, s_stratum, s_slope = prepare_pool(p_stratum, p_slope)
+        return perm, s_stratum, s_slope, False
+    width = kmax - kmin + 1
+    start = np.zeros(n_codes * width + 1, np.int64)
+    for j in range(n):
+        if p_stratum[j] >= 0 and np.isfinite(p_slope[j]):   # usable: key[j] is its grid index
+            c = p_stratum[j] * width + (key[j] - kmin)
+            key[j] = c
+            start[c + 1] += 1
+    for c in range(n_codes * width):
+        start[c + 1] += start[c]
+    perm = np.empty(k, np.int64)
+    s_stratum = np.empty(k, np.int64)
+    s_slope = np.empty(k)
+    for j in range(n):
+        c = key[j]
+        if c >= 0:
+            q = start[c]
+            perm[q] = j
+            s_stratum[q] = p_stratum[j]
+            s_slope[q] = p_slope[j]
+            start[c] += 1
+    return perm, s_stratum, s_slope, True
+
+
+@njit(cache=True)
+def stratum_offsets(s_stratum, n_codes):
+    """offs (i8[n_codes + 1]): stratum c occupies sorted positions offs[c] ..
+    offs[c + 1] - 1 of a prepared pool whose codes are all < n_codes.  Saves
+    match_prepared two bisections of the whole pool per treated patient."""
+    offs = np.zeros(n_codes + 1, np.int64)
+    for q in range(s_stratum.shape[0]):
+        offs[s_stratum[q] + 1] += 1
+    for c in range(n_codes):
+        offs[c + 1] += offs[c]
+    return offs
+
+
+@njit(cache=True)
+def _windows(t_stratum, t_slope, s_stratum, s_slope, tol, offs):
     """Eligible window [L[i], R[i]) and insertion point of every treated patient
-    (L = R = 0 when none can be eligible)."""
+    (L = R = 0 when none can be eligible).  offs: stratum_offsets, or empty."""
     nt = t_stratum.shape[0]
     lw = np.zeros(nt, np.int64)
     iw = np.zeros(nt, np.int64)
     rw = np.zeros(nt, np.int64)
+    nc = offs.shape[0] - 1
     for i in range(nt):
         s = t_stratum[i]
         t = t_slope[i]
         if s < 0 or not np.isfinite(t):
             continue
-        a = np.searchsorted(s_stratum, s, side="left")
-        b = np.searchsorted(s_stratum, s, side="right")
+        if nc >= 0:
+            if s >= nc:
+                continue
+            a = offs[s]
+            b = offs[s + 1]
+        else:
+            a = np.searchsorted(s_stratum, s, side="left")
+            b = np.searchsorted(s_stratum, s, side="right")
         if a == b:
             continue
         left, ins, right = _window(s_slope, a, b, t, tol)
@@ -219,22 +303,58 @@ def _pick_nearest(left, ins, right, t, s_slope, perm, used):
     d = min(dl, dr)
     best = -1
     bidx = np.iinfo(np.int64).max
-    # all candidates at the minimal distance form a run on each side
+    # All candidates at the minimal distance form a run on each side, made of
+    # sub-runs of equal slope (usually one: slopes are multiples of 1/6).  In a
+    # sub-run the pool indices ascend (prepare_pool's order), so its lowest
+    # free index is its first free position: no need to scan it all.
     if dl == d:
         q = lpos
         while q >= left and abs(s_slope[q] - t) == d:
-            if not used[q] and perm[q] < bidx:
-                best = q
-                bidx = perm[q]
-            q -= 1
+            a = _first_at_least(s_slope, left, q + 1, s_slope[q])   # start of the sub-run
+            p = a
+            while used[p]:      # stops at q at the latest (q is free or below the run)
+                p += 1
+            if p <= q and perm[p] < bidx:
+                best = p
+                bidx = perm[p]
+            q = a - 1
+            while q >= left and used[q]:
+                q -= 1
     if dr == d:
         q = rpos
         while q < right and abs(s_slope[q] - t) == d:
-            if not used[q] and perm[q] < bidx:
+            e = _first_above(s_slope, q, right, s_slope[q])        # end of the sub-run
+            if perm[q] < bidx:                                      # q is free
                 best = q
                 bidx = perm[q]
-            q += 1
+            q = e
+            while q < right and used[q]:
+                q += 1
     return best
+
+
+@njit(cache=True, inline="always")
+def _first_at_least(x, lo, hi, v):
+    """First position in [lo, hi) of the sorted x with x >= v (hi if none), branch-free."""
+    base = lo
+    n = hi - lo
+    while n > 1:
+        half = n >> 1
+        base = base + half if x[base + half] < v else base
+        n -= half
+    return base + (1 if n == 1 and x[base] < v else 0)
+
+
+@njit(cache=True, inline="always")
+def _first_above(x, lo, hi, v):
+    """First position in [lo, hi) of the sorted x with x > v (hi if none), branch-free."""
+    base = lo
+    n = hi - lo
+    while n > 1:
+        half = n >> 1
+        base = base + half if x[base + half] <= v else base
+        n -= half
+    return base + (1 if n == 1 and x[base] <= v else 0)
 
 
 @njit(cache=True)
@@ -427,13 +547,22 @@ def match_prepared(t_stratum, t_slope, perm, s_stratum, s_slope, caliper, policy
     """`match` on a pool already sorted by `prepare_pool` (perm, s_stratum,
     s_slope); p_badness is indexed by the original pool index.  Same result as
     `match` on the unsorted pool."""
+    return match_prepared_offsets(t_stratum, t_slope, perm, s_stratum, s_slope,
+                                  np.empty(0, np.int64), caliper, policy, order, key, p_badness)
+
+
+@njit(cache=True)
+def match_prepared_offsets(t_stratum, t_slope, perm, s_stratum, s_slope, offs, caliper, policy,
+                           order, key, p_badness):
+    """match_prepared with the pool's stratum_offsets computed once (offs; an
+    empty offs falls back to bisection).  The same result."""
     nt = t_stratum.shape[0]
     out = np.full(nt, -1, np.int64)
     key = np.uint64(key)
     tol = caliper + SLACK
     if policy < NEAREST or policy > OPTIMAL:
         return out, np.int64(nt)
-    lw, iw, rw = _windows(t_stratum, t_slope, s_stratum, s_slope, tol)
+    lw, iw, rw = _windows(t_stratum, t_slope, s_stratum, s_slope, tol, offs)
     if policy == OPTIMAL:
         _match_optimal(t_stratum, t_slope, perm, s_slope, tol, lw, iw, rw, out)
     else:

@@ -13,7 +13,8 @@ from numba import njit
 from . import history as H
 from . import seedanalysis as A
 from . import status as st
-from .matching import WORST, match_prepared, prepare_pool
+from .matching import WORST, match_prepared_offsets, prepare_pool_grid, stratum_offsets
+from .matching import prepare_pool  # noqa: F401  (design.replicate_data uses R.prepare_pool)
 from .rng import derive, root_key
 
 # --- design vector --------------------------------------------------------
@@ -43,97 +44,212 @@ O_SLOPE0, O_SLOPE03, O_AGE5, O_AGE10 = O + 4, O + 5, O + 6, O + 7
 O_U_T, O_U_R, O_PS_T, O_PS_R = O + 8, O + 9, O + 10, O + 11
 O_APPLICANTS, O_POOL_MATCHABLE, O_STATUS = O + 12, O + 13, O + 14
 
-# exact-match variables: (pool column, treated column, radix)
+# exact-match variables (sex, race, onset, FT9 stage, riluzole): their radices
 _RADIX = np.array([2, 2, 2, 6, 2], dtype=np.int64)
+N_CODES = int(np.prod(_RADIX))   # stratum codes are 0 .. N_CODES - 1
+
+
+@njit(cache=True, inline="always")
+def _code(v0, v1, v2, v3, v4, dvec):
+    """Mixed-radix stratum code of one patient; -1 if an exact variable is
+    missing or out of range."""
+    vals = (v0, v1, v2, v3, v4)
+    c = 0
+    mult = 1
+    for k in range(5):
+        v = vals[k]
+        if dvec[D_EXACT0 + k] < 0.5:
+            d = 0                     # not an exact-match variable: one level
+        elif np.isfinite(v):
+            d = np.int64(v)
+        else:
+            return -1                 # missing: never matches
+        if d < 0 or d >= _RADIX[k]:
+            return -1
+        c += d * mult
+        mult *= _RADIX[k]
+    return c
 
 
 @njit(cache=True)
-def _strata(sex, race, onset, ft9, ril, dvec):
-    n = sex.shape[0]
-    cols = np.zeros((n, 5), dtype=np.int64)
-    for i in range(n):
-        vals = (sex[i], race[i], onset[i], ft9[i], ril[i])
-        for k in range(5):
-            v = vals[k]
-            if dvec[D_EXACT0 + k] < 0.5:
-                cols[i, k] = 0        # not an exact-match variable: one level
-            elif np.isfinite(v):
-                cols[i, k] = np.int64(v)
-            else:
-                cols[i, k] = -1       # missing: never matches
-    code = np.zeros(n, dtype=np.int64)
-    for i in range(n):
-        c = 0
-        mult = 1
-        for k in range(5):
-            d = cols[i, k]
-            if d < 0 or d >= _RADIX[k]:
-                c = -1
-                break
-            c += d * mult
-            mult *= _RADIX[k]
-        code[i] = c
-    return code
-
-
-@njit(cache=True)
-def _make_pool(theta, dvec, pkey, pool, pkeys):
-    H.pool_baseline(theta, pkey, pool, pkeys)
-    strata = _strata(pool[:, H.PB_SEX], pool[:, H.PB_RACE], pool[:, H.PB_ONSET],
-                     pool[:, H.PB_FT9], pool[:, H.PB_RILUZOLE], dvec)
-    slope = pool[:, H.PB_PRE_SLOPE].copy()
+def _pool_strata(dvec, pool, strata, slope):
+    """Stratum code (-1: never matchable) and pre-slope of every pool member, in
+    one pass; returns the number that can match (stratum >= 0, finite slope)."""
+    n_ok = 0
     for j in range(pool.shape[0]):
+        s = pool[j, H.PB_PRE_SLOPE]
+        slope[j] = s
         if pool[j, H.PB_ELIGIBLE] < 0.5:
             strata[j] = -1            # no baseline with the visits the design needs
+        else:
+            c = _code(pool[j, H.PB_SEX], pool[j, H.PB_RACE], pool[j, H.PB_ONSET], pool[j, H.PB_FT9],
+                      pool[j, H.PB_RILUZOLE], dvec)
+            strata[j] = c
+            if c >= 0 and np.isfinite(s):
+                n_ok += 1
+    return n_ok
+
+
+@njit(cache=True)
+def _make_pool_nb(theta, dvec, pkey, pool, pkeys):
+    H.pool_baseline(theta, pkey, pool, pkeys)
+    n = pool.shape[0]
+    strata = np.empty(n, dtype=np.int64)
+    slope = np.empty(n)
+    _pool_strata(dvec, pool, strata, slope)
     return strata, slope
 
 
+def _make_pool(theta, dvec, pkey, pool, pkeys):
+    """(strata, slope) of a fresh pool with key pkey (filled into pool, pkeys).
+
+    A plain-Python entry point: a key >= 2**63 arrives as a Python int, which
+    numba would otherwise squeeze into an int64 signature compiled earlier
+    (OverflowError)."""
+    return _make_pool_nb(theta, dvec, np.uint64(pkey), pool, pkeys)
+
+
 @njit(cache=True)
-def replicate(theta, dvec, seed, condition, k, pool, pkeys, strata, slope,
-              perm, s_stratum, s_slope, tr, twin, out):
-    """Fill `out` (f8[N_OUT]) for replicate k, given the prepared pool."""
+def _workspace(n_t, tr, twin):
+    """Scratch arrays of one replicate, allocated once per chunk."""
+    return (tr, twin,
+            np.empty(n_t, dtype=np.int64),        # 2 t_strata
+            np.empty(n_t),                        # 3 t_slope
+            np.empty(n_t, dtype=np.int64),        # 4 ti: matched treated
+            np.empty(n_t, dtype=np.int64),        # 5 ri: their pool partners
+            np.empty((n_t, H.N_PO)),              # 6 po: partners' outcomes
+            np.empty(2 * n_t),                    # 7 time
+            np.empty(2 * n_t, dtype=np.int64),    # 8 event
+            np.empty((2 * n_t, 5)),               # 9 scores
+            np.empty(n_t, dtype=np.int64),        # 10 t_sex
+            np.empty(n_t),                        # 11 t_age
+            np.empty(n_t, dtype=np.int64),        # 12 t_ft9
+            np.empty(n_t, dtype=np.int64),        # 13 t_onset
+            np.empty(n_t, dtype=np.int64),        # 14 t_ril
+            np.empty(n_t, dtype=np.uint64),       # 15 key scratch
+            np.empty((n_t, H.N_PO)))              # 16 outcome scratch
+
+
+@njit(cache=True)
+def _outcomes_of(theta, pkeys, idx, n, keybuf, obuf):
+    """pool_outcomes of pool members idx[:n] into obuf[:n] (one call)."""
+    for q in range(n):
+        keybuf[q] = pkeys[idx[q]]
+    H.pool_outcomes(theta, keybuf[:n], obuf[:n])
+
+
+@njit(cache=True)
+def _fill_cache(theta, pkeys, idx, ocache, ohave):
+    """Outcomes of pool members idx into the pool's outcome cache (a pool
+    member's outcomes depend on its key only, so they are computed once per
+    pool, not once per replicate that matches it)."""
+    n = idx.shape[0]
+    keys = np.empty(n, dtype=np.uint64)
+    for q in range(n):
+        keys[q] = pkeys[idx[q]]
+    o = np.empty((n, H.N_PO))
+    H.pool_outcomes(theta, keys, o)
+    for q in range(n):
+        j = idx[q]
+        for c in range(H.N_PO):
+            ocache[j, c] = o[q, c]
+        ohave[j] = True
+
+
+@njit(cache=True)
+def _fresh_badness(theta, pkeys, strata, slope, t_strata, badness):
+    """WORST on a pool used once: badness (-survival days) of the pool members a
+    treated patient could be matched to (their stratum holds a treated patient);
+    the others are never looked at and stay NaN."""
+    need = np.zeros(N_CODES, dtype=np.bool_)
+    for i in range(t_strata.shape[0]):
+        if t_strata[i] >= 0:
+            need[t_strata[i]] = True
+    n = strata.shape[0]
+    idx = np.empty(n, dtype=np.int64)
+    m = 0
+    for j in range(n):
+        badness[j] = np.nan
+        s = strata[j]
+        if s >= 0 and need[s] and np.isfinite(slope[j]):
+            idx[m] = j
+            m += 1
+    keys = np.empty(m, dtype=np.uint64)
+    for q in range(m):
+        keys[q] = pkeys[idx[q]]
+    o = np.empty((m, H.N_PO))
+    H.pool_outcomes(theta, keys, o)
+    for q in range(m):
+        badness[idx[q]] = -o[q, H.PO_TIME_DAYS]
+    return idx[:m], o
+
+
+@njit(cache=True)
+def _replicate(theta, dvec, seed, condition, k, filled, n_appl, pool, pkeys, strata, slope, perm,
+               s_stratum, s_slope, offs, n_matchable, cached, ocache, ohave, badness, ws, out):
+    """Fill `out` (f8[N_OUT]) for replicate k, whose treated cohort is in ws
+    (filled rows of n_appl applicants); returns the number of matched pairs.
+
+    perm / s_stratum / s_slope: the pool sorted (prepare_pool); offs: its
+    stratum_offsets (or empty).  cached: ocache / ohave hold the pool's
+    outcomes, filled on first use (and badness is ready for WORST); else the
+    outcomes of the matched members are computed here.  ws: _workspace."""
+    (tr, twin, t_strata, t_slope, ti, ri, po, time, event, scores, t_sex, t_age, t_ft9,
+     t_onset, t_ril, keybuf, obuf) = ws
     n_t = tr.shape[0]
     rkey = root_key(seed, condition, k)
-    filled, n_appl = H.treated_cohort(theta, H.treated_key(seed, condition, k), tr, twin)
-    t_strata = _strata(tr[:, H.TC_SEX], tr[:, H.TC_RACE], tr[:, H.TC_ONSET],
-                       tr[:, H.TC_FT9], tr[:, H.TC_RILUZOLE], dvec)
-    for i in range(filled, n_t):
-        t_strata[i] = -1              # enrolment could not fill the cohort
-    t_slope = (tr[:, H.TC_ALSFRS_PRE] - tr[:, H.TC_ALSFRS_0]) / 6.0
+    for i in range(n_t):
+        if i < filled:
+            t_strata[i] = _code(tr[i, H.TC_SEX], tr[i, H.TC_RACE], tr[i, H.TC_ONSET], tr[i, H.TC_FT9],
+                                tr[i, H.TC_RILUZOLE], dvec)
+        else:
+            t_strata[i] = -1          # enrolment could not fill the cohort
+        t_slope[i] = (tr[i, H.TC_ALSFRS_PRE] - tr[i, H.TC_ALSFRS_0]) / 6.0
     policy = np.int64(dvec[D_POLICY])
-    if policy == WORST:
+    worst = policy == WORST
+    f_idx = np.empty(0, dtype=np.int64)
+    f_out = np.empty((0, H.N_PO))
+    if worst and not cached:
         # the analyst who peeks: badness = shortest survival from baseline
-        allo = np.empty((pool.shape[0], H.N_PO))
-        H.pool_outcomes(theta, pkeys, allo)
-        badness = -allo[:, H.PO_TIME_DAYS]
-    else:
-        badness = np.empty(0)
-    midx, n_unm = match_prepared(t_strata, t_slope, perm, s_stratum, s_slope, dvec[D_CALIPER],
-                                 policy, np.int64(dvec[D_ORDER]), derive(rkey, H.STREAM_DESIGN),
-                                 badness)
+        f_idx, f_out = _fresh_badness(theta, pkeys, strata, slope, t_strata, badness)
+    bad = badness if worst else badness[:0]
+    dkey = derive(rkey, H.STREAM_DESIGN)
+    midx, n_unm = match_prepared_offsets(t_strata, t_slope, perm, s_stratum, s_slope, offs,
+                                         dvec[D_CALIPER], policy, np.int64(dvec[D_ORDER]), dkey, bad)
     m = 0
     for i in range(n_t):
         if midx[i] >= 0:
+            ti[m] = i
+            ri[m] = midx[i]
             m += 1
-    ti = np.empty(m, dtype=np.int64)
-    ri = np.empty(m, dtype=np.int64)
-    j = 0
-    for i in range(n_t):
-        if midx[i] >= 0:
-            ti[j] = i
-            ri[j] = midx[i]
-            j += 1
-    po = np.empty((m, H.N_PO))
-    H.pool_outcomes(theta, pkeys[ri], po)
+    # outcomes of the matched pool members only
+    if cached:
+        nmiss = 0
+        for q in range(m):
+            if not ohave[ri[q]]:
+                keybuf[nmiss] = pkeys[ri[q]]
+                nmiss += 1
+        if nmiss > 0:
+            H.pool_outcomes(theta, keybuf[:nmiss], obuf[:nmiss])
+            r = 0
+            for q in range(m):
+                j = ri[q]
+                if not ohave[j]:
+                    for c in range(H.N_PO):
+                        ocache[j, c] = obuf[r, c]
+                    ohave[j] = True
+                    r += 1
+        for q in range(m):
+            for c in range(H.N_PO):
+                po[q, c] = ocache[ri[q], c]
+    elif worst:
+        for q in range(m):
+            p = np.searchsorted(f_idx, ri[q])
+            for c in range(H.N_PO):
+                po[q, c] = f_out[p, c]
+    elif m > 0:
+        _outcomes_of(theta, pkeys, ri, m, keybuf, po)
 
-    time = np.empty(2 * m)
-    event = np.empty(2 * m, dtype=np.int64)
-    scores = np.empty((2 * m, 5))
-    t_sex = np.empty(m, dtype=np.int64)
-    t_age = np.empty(m)
-    t_ft9 = np.empty(m, dtype=np.int64)
-    t_onset = np.empty(m, dtype=np.int64)
-    t_ril = np.empty(m, dtype=np.int64)
     n_s0 = 0
     n_s03 = 0
     n_a5 = 0
@@ -143,44 +259,46 @@ def replicate(theta, dvec, seed, condition, k, pool, pkeys, strata, slope,
     sp_t = 0.0
     sp_r = 0.0
     for q in range(m):
-        a = tr[ti[q]]
-        b = pool[ri[q]]
-        o = po[q]
-        time[q] = a[H.TC_TIME_DAYS]
-        event[q] = np.int64(a[H.TC_EVENT])
-        time[m + q] = o[H.PO_TIME_DAYS]
-        event[m + q] = np.int64(o[H.PO_EVENT])
-        scores[q, 0] = a[H.TC_ALSFRS_PRE]
-        scores[q, 1] = a[H.TC_ALSFRS_0]
-        scores[q, 2] = a[H.TC_ALSFRS_2]
-        scores[q, 3] = a[H.TC_ALSFRS_4]
-        scores[q, 4] = a[H.TC_ALSFRS_6]
-        scores[m + q, 0] = b[H.PB_ALSFRS_PRE]
-        scores[m + q, 1] = b[H.PB_ALSFRS_0]
-        scores[m + q, 2] = o[H.PO_ALSFRS_2]
-        scores[m + q, 3] = o[H.PO_ALSFRS_4]
-        scores[m + q, 4] = o[H.PO_ALSFRS_6]
-        t_sex[q] = np.int64(a[H.TC_SEX])
-        t_age[q] = a[H.TC_AGE]
-        t_ft9[q] = np.int64(a[H.TC_FT9])
-        t_onset[q] = np.int64(a[H.TC_ONSET])
-        t_ril[q] = np.int64(a[H.TC_RILUZOLE])
-        ds = abs(t_slope[ti[q]] - b[H.PB_PRE_SLOPE])
+        # rows indexed, not taken as views (a view costs two atomic
+        # reference-count updates)
+        ia = ti[q]
+        ib = ri[q]
+        time[q] = tr[ia, H.TC_TIME_DAYS]
+        event[q] = np.int64(tr[ia, H.TC_EVENT])
+        time[m + q] = po[q, H.PO_TIME_DAYS]
+        event[m + q] = np.int64(po[q, H.PO_EVENT])
+        scores[q, 0] = tr[ia, H.TC_ALSFRS_PRE]
+        scores[q, 1] = tr[ia, H.TC_ALSFRS_0]
+        scores[q, 2] = tr[ia, H.TC_ALSFRS_2]
+        scores[q, 3] = tr[ia, H.TC_ALSFRS_4]
+        scores[q, 4] = tr[ia, H.TC_ALSFRS_6]
+        scores[m + q, 0] = pool[ib, H.PB_ALSFRS_PRE]
+        scores[m + q, 1] = pool[ib, H.PB_ALSFRS_0]
+        scores[m + q, 2] = po[q, H.PO_ALSFRS_2]
+        scores[m + q, 3] = po[q, H.PO_ALSFRS_4]
+        scores[m + q, 4] = po[q, H.PO_ALSFRS_6]
+        t_sex[q] = np.int64(tr[ia, H.TC_SEX])
+        t_age[q] = tr[ia, H.TC_AGE]
+        t_ft9[q] = np.int64(tr[ia, H.TC_FT9])
+        t_onset[q] = np.int64(tr[ia, H.TC_ONSET])
+        t_ril[q] = np.int64(tr[ia, H.TC_RILUZOLE])
+        ts = t_slope[ia]
+        ds = abs(ts - pool[ib, H.PB_PRE_SLOPE])
         if ds < 1e-9:
             n_s0 += 1
         if ds <= 0.3 + 1e-9:
             n_s03 += 1
-        da = abs(a[H.TC_AGE] - b[H.PB_AGE])
+        da = abs(tr[ia, H.TC_AGE] - pool[ib, H.PB_AGE])
         if da <= 5.0:
             n_a5 += 1
         if da <= 10.0:
             n_a10 += 1
-        su_t += a[H.TC_U]
-        su_r += b[H.PB_U]
-        sp_t += t_slope[ti[q]]
-        sp_r += b[H.PB_PRE_SLOPE]
-    A.analyze_pairs(time, event, scores, t_sex, t_age, t_ft9, t_onset, t_ril,
-                    dvec[D_FIRTH] > 0.5, out[:A.N_FIELDS])
+        su_t += tr[ia, H.TC_U]
+        su_r += pool[ib, H.PB_U]
+        sp_t += ts
+        sp_r += pool[ib, H.PB_PRE_SLOPE]
+    A.analyze_pairs(time[:2 * m], event[:2 * m], scores[:2 * m], t_sex[:m], t_age[:m], t_ft9[:m],
+                    t_onset[:m], t_ril[:m], dvec[D_FIRTH] > 0.5, out[:A.N_FIELDS])
     out[O_N_TREATED] = filled
     out[O_N_MATCHED] = m
     out[O_N_UNMATCHED] = n_t - m
@@ -194,9 +312,25 @@ def replicate(theta, dvec, seed, condition, k, pool, pkeys, strata, slope,
     out[O_PS_T] = sp_t / m if m > 0 else np.nan
     out[O_PS_R] = sp_r / m if m > 0 else np.nan
     out[O_APPLICANTS] = n_appl
-    out[O_POOL_MATCHABLE] = perm.shape[0]
+    out[O_POOL_MATCHABLE] = n_matchable
     out[O_STATUS] = st.OK if m > 0 else st.NOTHING_MATCHED
-    return ti, ri, po
+    return m
+
+
+@njit(cache=True)
+def replicate(theta, dvec, seed, condition, k, pool, pkeys, strata, slope,
+              perm, s_stratum, s_slope, tr, twin, out):
+    """Fill `out` (f8[N_OUT]) for replicate k, given the prepared pool; returns
+    (matched treated rows, their pool partners, the partners' outcomes).
+    The same numbers as run_chunk (which reuses scratch arrays across replicates)."""
+    n_t = tr.shape[0]
+    ws = _workspace(n_t, tr, twin)
+    badness = np.empty(pool.shape[0])
+    filled, n_appl = H.treated_cohort(theta, H.treated_key(seed, condition, k), tr, twin)
+    m = _replicate(theta, dvec, seed, condition, k, filled, n_appl, pool, pkeys, strata, slope, perm,
+                   s_stratum, s_slope, np.empty(0, dtype=np.int64), perm.shape[0], False,
+                   np.empty((0, H.N_PO)), np.empty(0, dtype=np.bool_), badness, ws, out)
+    return ws[4][:m].copy(), ws[5][:m].copy(), ws[6][:m].copy()
 
 
 @njit(cache=True)
@@ -205,29 +339,53 @@ def run_chunk(theta, dvec, seed, condition, start, stop, out):
 
     The pool is regenerated only when the replicate's pool key changes (per
     replicate, per block or once per condition), which gives the same numbers as
-    regenerating it every time."""
+    regenerating it every time.  Each pool is sorted once (prepare_pool_grid:
+    a counting sort) and its stratum offsets found; a pool used by more than
+    one replicate also caches its members' outcomes, a pool used once computes
+    only its matched members' outcomes."""
     n_t = np.int64(dvec[D_N_TREATED])
     n_p = np.int64(dvec[D_POOL_SIZE])
     policy = np.int64(dvec[D_POOL_POLICY])
     block = np.int64(dvec[D_BLOCK_SIZE])
+    reused = policy == H.POOL_PER_CONDITION or (policy == H.POOL_PER_BLOCK and block > 1)
+    worst = np.int64(dvec[D_POLICY]) == WORST
     pool = np.empty((n_p, H.N_PB))
     pkeys = np.empty(n_p, dtype=np.uint64)
-    tr = np.empty((n_t, H.N_TC))
-    twin = np.empty((n_t, H.N_TC))
+    strata = np.empty(n_p, dtype=np.int64)
+    slope = np.empty(n_p)
+    badness = np.empty(n_p)
+    ocache = np.empty((n_p if reused else 0, H.N_PO))
+    ohave = np.zeros(n_p if reused else 0, dtype=np.bool_)
+    ws = _workspace(n_t, np.empty((n_t, H.N_TC)), np.empty((n_t, H.N_TC)))
     have = False
     cur = np.uint64(0)
-    strata = np.empty(0, dtype=np.int64)
-    slope = np.empty(0)
+    n_ok = 0
     perm = np.empty(0, dtype=np.int64)
     s_stratum = np.empty(0, dtype=np.int64)
     s_slope = np.empty(0)
+    offs = np.empty(0, dtype=np.int64)
     for r in range(stop - start):
         k = start + r
         pk = H.pool_key(np.uint64(seed), np.uint64(condition), np.uint64(k), policy, block)
         if not have or pk != cur:
-            strata, slope = _make_pool(theta, dvec, pk, pool, pkeys)
-            perm, s_stratum, s_slope = prepare_pool(strata, slope)
+            H.pool_baseline(theta, pk, pool, pkeys)
+            n_ok = _pool_strata(dvec, pool, strata, slope)
+            # pre-slopes are k / 6: one counting sort (prepare_pool if not)
+            perm, s_stratum, s_slope, _grid = prepare_pool_grid(strata, slope, N_CODES, 6.0)
+            offs = stratum_offsets(s_stratum, N_CODES)
+            if reused:
+                ohave[:] = False
+                if worst:
+                    # every matchable member's outcome, once per pool
+                    _fill_cache(theta, pkeys, perm, ocache, ohave)
+                    for q in range(perm.shape[0]):
+                        badness[perm[q]] = -ocache[perm[q], H.PO_TIME_DAYS]
             cur = pk
             have = True
-        replicate(theta, dvec, np.uint64(seed), np.uint64(condition), np.uint64(k), pool, pkeys,
-                  strata, slope, perm, s_stratum, s_slope, tr, twin, out[r])
+        kk = np.uint64(k)
+        # the report does not use the twins: the same treated rows, less work
+        filled, n_appl = H.treated_cohort_only(theta, H.treated_key(np.uint64(seed), np.uint64(condition), kk),
+                                               ws[0])
+        _replicate(theta, dvec, np.uint64(seed), np.uint64(condition), kk, filled, n_appl, pool, pkeys,
+                   strata, slope, perm, s_stratum, s_slope, offs, n_ok, reused, ocache, ohave,
+                   badness, ws, out[r])

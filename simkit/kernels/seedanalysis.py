@@ -19,7 +19,6 @@ from .chi2 import chi2_independence
 from .cox import Z95, cox_binary, wald
 from .km import km_median
 from .logistic import logistic_fit
-from .logrank import GEHAN, LOGRANK, PETO, TARONE_WARE, weighted_logrank
 from .ols import ols_fit
 from .signedrank import signed_rank
 
@@ -124,6 +123,78 @@ def _wald_p(z):
 
 
 @njit(cache=True)
+def _logrank_family(time, event, group, out):
+    """The four weighted log-rank tests in one pass over rows sorted by time:
+    kernels.logrank.weighted_logrank's arithmetic, expression for expression
+    (so the same bits; tests/test_analysis.py and the golden replicates check
+    it), without its four sorts and passes.  Fills the chi2 and p fields and
+    returns the status (the same for every weighting)."""
+    n = time.shape[0]
+    r1 = 0
+    for i in range(n):
+        if group[i] != 0:
+            r1 += 1
+    if r1 == 0 or r1 == n:
+        return st.EMPTY_GROUP
+    r = n
+    peto = 1.0
+    u0 = 0.0
+    u1 = 0.0
+    u2 = 0.0
+    u3 = 0.0
+    v0 = 0.0
+    v1 = 0.0
+    v2 = 0.0
+    v3 = 0.0
+    any_death = False
+    informative = False
+    i = 0
+    while i < n:
+        t = time[i]
+        d = 0
+        d1 = 0
+        g1 = 0
+        j = i
+        while j < n and time[j] == t:
+            if group[j] != 0:
+                g1 += 1
+                if event[j] != 0:
+                    d1 += 1
+            if event[j] != 0:
+                d += 1
+            j += 1
+        if d > 0:
+            any_death = True
+            peto *= 1.0 - d / (r + 1.0)
+            w1 = float(r)
+            w2 = math.sqrt(r)
+            u0 += 1.0 * (d1 - r1 * d / r)
+            u1 += w1 * (d1 - r1 * d / r)
+            u2 += w2 * (d1 - r1 * d / r)
+            u3 += peto * (d1 - r1 * d / r)
+            r0 = r - r1
+            if r1 > 0 and r0 > 0 and r > d:
+                informative = True
+                v0 += 1.0 * 1.0 * r1 * r0 * d * (r - d) / (r * r * (r - 1.0))
+                v1 += w1 * w1 * r1 * r0 * d * (r - d) / (r * r * (r - 1.0))
+                v2 += w2 * w2 * r1 * r0 * d * (r - d) / (r * r * (r - 1.0))
+                v3 += peto * peto * r1 * r0 * d * (r - d) / (r * r * (r - 1.0))
+        r -= j - i
+        r1 -= g1
+        i = j
+    if not any_death:
+        return st.NO_EVENTS
+    if not informative:
+        return st.ZERO_VARIANCE
+    for u, v, fc, fp in ((u0, v0, LOGRANK_CHI2, LOGRANK_P), (u1, v1, GEHAN_CHI2, GEHAN_P),
+                         (u2, v2, TARONE_WARE_CHI2, TARONE_WARE_P), (u3, v3, PETO_CHI2, PETO_P)):
+        chi2 = u * u / v
+        out[fc] = chi2
+        out[fp] = math.erfc(math.sqrt(0.5 * chi2))
+    return st.OK
+
+
+@njit(cache=True)
 def _survival(time, event, n, firth, out):
     keep = np.zeros(n, dtype=np.bool_)
     for i in range(n):
@@ -166,7 +237,19 @@ def _survival(time, event, n, firth, out):
         if firth:
             out[COX_FIRTH_STATUS] = st.MISSING
         return
-    beta, se, ll, nit, status = cox_binary(tt, ee, xx, False)
+    # Sorted by time once: Cox and KM sort their input again (a stable
+    # mergesort), which on sorted input is a cheap, well-predicted pass, and
+    # the log-rank family needs no sort; every result depends only on the
+    # counts at each distinct time, not on the order of the rows.
+    order = np.argsort(tt, kind="mergesort")
+    tt = tt[order]
+    ee = ee[order]
+    gg = gg[order]
+    xx = xx[order]
+    # firth as a run-time bool, not a literal: numba would compile cox_binary
+    # once per literal (seconds of a fresh install's first run)
+    plain = m < 0
+    beta, se, ll, nit, status = cox_binary(tt, ee, xx, plain)
     out[COX_STATUS] = status
     if status == st.OK:
         lo, hi, p = wald(beta, se)
@@ -177,7 +260,7 @@ def _survival(time, event, n, firth, out):
         out[LOG_HR] = beta
         out[LOG_HR_SE] = se
     if firth:
-        beta, se, ll, nit, status = cox_binary(tt, ee, xx, True)
+        beta, se, ll, nit, status = cox_binary(tt, ee, xx, firth)
         out[COX_FIRTH_STATUS] = status
         if status == st.OK:
             lo, hi, p = wald(beta, se)
@@ -185,22 +268,28 @@ def _survival(time, event, n, firth, out):
             out[HR_FIRTH_CI_LOW] = lo
             out[HR_FIRTH_CI_HIGH] = hi
             out[HR_FIRTH_P] = p
-    med, reached = km_median(tt[:m], ee[:m])
+    t1 = np.empty(m)
+    e1 = np.empty(m, dtype=np.int64)
+    t0 = np.empty(m)
+    e0 = np.empty(m, dtype=np.int64)
+    a = 0
+    b = 0
+    for k in range(2 * m):
+        if gg[k] == 1:
+            t1[a] = tt[k]
+            e1[a] = ee[k]
+            a += 1
+        else:
+            t0[b] = tt[k]
+            e0[b] = ee[k]
+            b += 1
+    med, reached = km_median(t1, e1)
     out[MEDIAN_DAYS_TREATED] = med
     out[MEDIAN_TREATED_REACHED] = 1.0 if reached else 0.0
-    med, reached = km_median(tt[m:], ee[m:])
+    med, reached = km_median(t0, e0)
     out[MEDIAN_DAYS_REFERENCE] = med
     out[MEDIAN_REFERENCE_REACHED] = 1.0 if reached else 0.0
-    tests_status = st.OK
-    for w, fp, fc in ((LOGRANK, LOGRANK_P, LOGRANK_CHI2), (GEHAN, GEHAN_P, GEHAN_CHI2),
-                      (TARONE_WARE, TARONE_WARE_P, TARONE_WARE_CHI2), (PETO, PETO_P, PETO_CHI2)):
-        chi2, p, status = weighted_logrank(tt, ee, gg, w)
-        if status != st.OK:
-            tests_status = status
-        else:
-            out[fc] = chi2
-            out[fp] = p
-    out[TESTS_STATUS] = tests_status
+    out[TESTS_STATUS] = _logrank_family(tt, ee, gg, out)
     best = np.nan
     for fp in (HR_P, LOGRANK_P, GEHAN_P, TARONE_WARE_P, PETO_P):
         if np.isfinite(out[fp]) and not (out[fp] >= best):
