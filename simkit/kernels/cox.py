@@ -16,6 +16,9 @@ import math
 import numpy as np
 from numba import njit
 
+from .linalg import chol_inverse as _chol_inverse
+from .linalg import chol_solve as _chol_solve
+
 from .status import EMPTY_GROUP, NO_EVENTS, NOT_CONVERGED, OK, SEPARATION, SINGULAR
 
 Z95 = 1.959963984540054
@@ -228,36 +231,6 @@ def _cholesky(a, tol_scale):
                 s -= low[i, k] * low[j, k]
             low[i, j] = s / low[j, j]
     return low, True
-
-
-@njit(cache=True)
-def _chol_solve(low, rhs):
-    p = low.shape[0]
-    y = np.empty(p)
-    for i in range(p):
-        s = rhs[i]
-        for k in range(i):
-            s -= low[i, k] * y[k]
-        y[i] = s / low[i, i]
-    z = np.empty(p)
-    for i in range(p - 1, -1, -1):
-        s = y[i]
-        for k in range(i + 1, p):
-            s -= low[k, i] * z[k]
-        z[i] = s / low[i, i]
-    return z
-
-
-@njit(cache=True)
-def _chol_inverse(low):
-    p = low.shape[0]
-    inv = np.empty((p, p))
-    e = np.zeros(p)
-    for c in range(p):
-        e[:] = 0.0
-        e[c] = 1.0
-        inv[:, c] = _chol_solve(low, e)
-    return inv
 
 
 @njit(cache=True)

@@ -5,6 +5,9 @@ import math
 import numpy as np
 from numba import njit
 
+from .linalg import chol_inverse as _chol_inverse
+from .linalg import chol_solve as _chol_solve
+
 from .ols import householder_qr
 from .status import (CONSTANT, EMPTY_GROUP, NOT_CONVERGED, OK, SEPARATION,
                      SINGULAR, TOO_FEW)
@@ -36,38 +39,6 @@ def _cholesky(A, L):
         for i in range(j):
             L[i, j] = 0.0
     return True
-
-
-@njit(cache=True)
-def _chol_solve(L, b):
-    p = L.shape[0]
-    z = np.empty(p)
-    for i in range(p):
-        s = b[i]
-        for k in range(i):
-            s -= L[i, k] * z[k]
-        z[i] = s / L[i, i]
-    x = np.empty(p)
-    for i in range(p - 1, -1, -1):
-        s = z[i]
-        for k in range(i + 1, p):
-            s -= L[k, i] * x[k]
-        x[i] = s / L[i, i]
-    return x
-
-
-@njit(cache=True)
-def _chol_inverse(L):
-    p = L.shape[0]
-    inv = np.empty((p, p))
-    e = np.zeros(p)
-    for j in range(p):
-        e[:] = 0.0
-        e[j] = 1.0
-        col = _chol_solve(L, e)
-        for i in range(p):
-            inv[i, j] = col[i]
-    return inv
 
 
 @njit(cache=True)
