@@ -19,6 +19,73 @@ LOGRANK, GEHAN, TARONE_WARE, PETO = 0, 1, 2, 3
 
 
 @njit(cache=True)
+def logrank_family_sorted(time, event, group, chi2, p):
+    """All four weightings in one pass over rows already sorted by time.
+
+    Fills chi2[w] and p[w] for w = LOGRANK, GEHAN, TARONE_WARE, PETO and returns
+    the status, which is the same for every weighting (the weights are > 0).
+    """
+    n = time.shape[0]
+    r1 = 0
+    for i in range(n):
+        if group[i] != 0:
+            r1 += 1
+    if r1 == 0 or r1 == n:
+        return EMPTY_GROUP
+    r = n
+    peto = 1.0
+    u = np.zeros(4)
+    v = np.zeros(4)
+    w = np.empty(4)
+    any_death = False
+    informative = False
+    i = 0
+    while i < n:
+        t = time[i]
+        d = 0
+        d1 = 0
+        g1 = 0
+        j = i
+        while j < n and time[j] == t:
+            if group[j] != 0:
+                g1 += 1
+                if event[j] != 0:
+                    d1 += 1
+            if event[j] != 0:
+                d += 1
+            j += 1
+        if d > 0:
+            any_death = True
+            # Peto-Peto survival includes the factor of t_j itself (lifelines' cumprod).
+            peto *= 1.0 - d / (r + 1.0)
+            w[LOGRANK] = 1.0
+            w[GEHAN] = float(r)
+            w[TARONE_WARE] = math.sqrt(r)
+            w[PETO] = peto
+            r0 = r - r1
+            inf_j = r1 > 0 and r0 > 0 and r > d
+            if inf_j:
+                informative = True
+            for k in range(4):
+                u[k] += w[k] * (d1 - r1 * d / r)
+                if inf_j:
+                    v[k] += w[k] * w[k] * r1 * r0 * d * (r - d) / (r * r * (r - 1.0))
+        r -= j - i
+        r1 -= g1
+        i = j
+    if not any_death:
+        return NO_EVENTS
+    # Every variance term is >= 0 and > 0 exactly when `informative`, so decide
+    # on the integers, not on a float v that might be a rounding residue.
+    if not informative:
+        return ZERO_VARIANCE
+    for k in range(4):
+        chi2[k] = u[k] * u[k] / v[k]
+        p[k] = math.erfc(math.sqrt(0.5 * chi2[k]))
+    return OK
+
+
+@njit(cache=True)
 def weighted_logrank(time, event, group, weighting):
     """(chi2, p, status) of the two-sample weighted log-rank test.
 
@@ -29,61 +96,10 @@ def weighted_logrank(time, event, group, weighting):
     """
     if weighting < 0 or weighting > 3:
         raise ValueError("weighting must be LOGRANK, GEHAN, TARONE_WARE or PETO")
-    n = time.shape[0]
-    r1 = 0
-    for i in range(n):
-        if group[i] != 0:
-            r1 += 1
-    if r1 == 0 or r1 == n:
-        return np.nan, np.nan, EMPTY_GROUP
     order = np.argsort(time, kind="mergesort")
-    r = n
-    peto = 1.0
-    u = 0.0
-    v = 0.0
-    any_death = False
-    informative = False
-    i = 0
-    while i < n:
-        t = time[order[i]]
-        d = 0
-        d1 = 0
-        g1 = 0
-        j = i
-        while j < n and time[order[j]] == t:
-            k = order[j]
-            if group[k] != 0:
-                g1 += 1
-                if event[k] != 0:
-                    d1 += 1
-            if event[k] != 0:
-                d += 1
-            j += 1
-        if d > 0:
-            any_death = True
-            # Peto-Peto survival includes the factor of t_j itself (lifelines' cumprod).
-            peto *= 1.0 - d / (r + 1.0)
-            if weighting == LOGRANK:
-                w = 1.0
-            elif weighting == GEHAN:
-                w = float(r)
-            elif weighting == TARONE_WARE:
-                w = math.sqrt(r)
-            else:
-                w = peto
-            u += w * (d1 - r1 * d / r)
-            r0 = r - r1
-            if r1 > 0 and r0 > 0 and r > d:
-                informative = True
-                v += w * w * r1 * r0 * d * (r - d) / (r * r * (r - 1.0))
-        r -= j - i
-        r1 -= g1
-        i = j
-    if not any_death:
-        return np.nan, np.nan, NO_EVENTS
-    # Every variance term is >= 0 and > 0 exactly when `informative`, so decide
-    # on the integers, not on a float v that might be a rounding residue.
-    if not informative:
-        return np.nan, np.nan, ZERO_VARIANCE
-    chi2 = u * u / v
-    return chi2, math.erfc(math.sqrt(0.5 * chi2)), OK
+    chi2 = np.empty(4)
+    p = np.empty(4)
+    status = logrank_family_sorted(time[order], event[order], group[order], chi2, p)
+    if status != OK:
+        return np.nan, np.nan, status
+    return chi2[weighting], p[weighting], OK

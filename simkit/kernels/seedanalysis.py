@@ -19,6 +19,7 @@ from .chi2 import chi2_independence
 from .cox import Z95, cox_binary, wald
 from .km import km_median
 from .logistic import logistic_fit
+from .logrank import GEHAN, LOGRANK, PETO, TARONE_WARE, logrank_family_sorted
 from .ols import ols_fit
 from .signedrank import signed_rank
 
@@ -124,74 +125,16 @@ def _wald_p(z):
 
 @njit(cache=True)
 def _logrank_family(time, event, group, out):
-    """The four weighted log-rank tests in one pass over rows sorted by time:
-    kernels.logrank.weighted_logrank's arithmetic, expression for expression
-    (so the same bits; tests/test_analysis.py and the golden replicates check
-    it), without its four sorts and passes.  Fills the chi2 and p fields and
-    returns the status (the same for every weighting)."""
-    n = time.shape[0]
-    r1 = 0
-    for i in range(n):
-        if group[i] != 0:
-            r1 += 1
-    if r1 == 0 or r1 == n:
-        return st.EMPTY_GROUP
-    r = n
-    peto = 1.0
-    u0 = 0.0
-    u1 = 0.0
-    u2 = 0.0
-    u3 = 0.0
-    v0 = 0.0
-    v1 = 0.0
-    v2 = 0.0
-    v3 = 0.0
-    any_death = False
-    informative = False
-    i = 0
-    while i < n:
-        t = time[i]
-        d = 0
-        d1 = 0
-        g1 = 0
-        j = i
-        while j < n and time[j] == t:
-            if group[j] != 0:
-                g1 += 1
-                if event[j] != 0:
-                    d1 += 1
-            if event[j] != 0:
-                d += 1
-            j += 1
-        if d > 0:
-            any_death = True
-            peto *= 1.0 - d / (r + 1.0)
-            w1 = float(r)
-            w2 = math.sqrt(r)
-            u0 += 1.0 * (d1 - r1 * d / r)
-            u1 += w1 * (d1 - r1 * d / r)
-            u2 += w2 * (d1 - r1 * d / r)
-            u3 += peto * (d1 - r1 * d / r)
-            r0 = r - r1
-            if r1 > 0 and r0 > 0 and r > d:
-                informative = True
-                v0 += 1.0 * 1.0 * r1 * r0 * d * (r - d) / (r * r * (r - 1.0))
-                v1 += w1 * w1 * r1 * r0 * d * (r - d) / (r * r * (r - 1.0))
-                v2 += w2 * w2 * r1 * r0 * d * (r - d) / (r * r * (r - 1.0))
-                v3 += peto * peto * r1 * r0 * d * (r - d) / (r * r * (r - 1.0))
-        r -= j - i
-        r1 -= g1
-        i = j
-    if not any_death:
-        return st.NO_EVENTS
-    if not informative:
-        return st.ZERO_VARIANCE
-    for u, v, fc, fp in ((u0, v0, LOGRANK_CHI2, LOGRANK_P), (u1, v1, GEHAN_CHI2, GEHAN_P),
-                         (u2, v2, TARONE_WARE_CHI2, TARONE_WARE_P), (u3, v3, PETO_CHI2, PETO_P)):
-        chi2 = u * u / v
-        out[fc] = chi2
-        out[fp] = math.erfc(math.sqrt(0.5 * chi2))
-    return st.OK
+    """The four weighted log-rank tests (rows sorted by time) into their fields; the status."""
+    chi2 = np.empty(4)
+    p = np.empty(4)
+    status = logrank_family_sorted(time, event, group, chi2, p)
+    if status == st.OK:
+        for k, fc, fp in ((LOGRANK, LOGRANK_CHI2, LOGRANK_P), (GEHAN, GEHAN_CHI2, GEHAN_P),
+                          (TARONE_WARE, TARONE_WARE_CHI2, TARONE_WARE_P), (PETO, PETO_CHI2, PETO_P)):
+            out[fc] = chi2[k]
+            out[fp] = p[k]
+    return status
 
 
 @njit(cache=True)
