@@ -15,6 +15,7 @@ from .analysis import MatchedTable
 from .errors import InputError
 from .kernels import history as H
 from .kernels import replicate as R
+from .warmup import warm_up
 
 POLICIES = {"nearest": 0, "first": 1, "random": 2, "worst": 3, "optimal": 4}
 ORDERS = {"as_given": 0, "random": 1, "hardest_first": 2}
@@ -91,6 +92,7 @@ class Design:
 
 def run_replicates(theta, design: Design, seed: int, condition: int, start: int, stop: int) -> np.ndarray:
     """Rows (stop - start, len(OUT_FIELDS)) for replicates start..stop-1."""
+    warm_up()
     out = np.empty((stop - start, R.N_OUT))
     R.run_chunk(np.asarray(theta, np.float64), design.vector(), np.uint64(seed), np.uint64(condition),
                 np.int64(start), np.int64(stop), out)

@@ -288,8 +288,13 @@ def truths(study: Study, n: int = 100_000) -> list[dict]:
 
 def build_job(study: Study, replicates: int | None = None, chunk_size: int | None = None,
               with_truth: bool = True):
-    from .montecarlo import Job
+    import sys
+
     from .kernels import replicate as R
+    from .montecarlo import Job
+    from .warmup import warm_up
+    # compile once here (on two cores if numba's cache is empty), not in each worker
+    warm_up(quiet=not sys.stderr.isatty())
     reps = replicates or study.replicates
     thetas = np.vstack([c.scenario.theta() for c in study.conditions])
     dvecs = np.vstack([study.design(c.index).vector() for c in study.conditions])

@@ -277,7 +277,7 @@ def population(theta, mix, out):
         out[f] = theta[REG0 + f] + mix * (theta[CLIN0 + f] - theta[REG0 + f])
 
 
-@njit(cache=True, inline="always", error_model="numpy")
+@njit(cache=True, error_model="numpy")
 def draw_base(theta, pop, ub, st):
     """Covariates, u, progression rate, duration at the index and eta.
 
@@ -311,7 +311,7 @@ def draw_base(theta, pop, ub, st):
                  + theta[BETA_BULBAR] * bulbar + theta[BETA_RILUZOLE] * ril + theta[BETA_U] * u)
 
 
-@njit(cache=True, inline="always", error_model="numpy")
+@njit(cache=True, error_model="numpy")
 def draw_shares(theta, ub, st):
     """Domain shares of the loss: the onset region weighted up (spinal onset is
     upper or lower limb with probability 1/2), times uniform heterogeneity."""
@@ -460,7 +460,7 @@ def loss_at(st, tau, w, post_rate):
     return st[S_R] * st[S_D] + post_rate * tau + w
 
 
-@njit(cache=True, inline="always", error_model="numpy")
+@njit(cache=True, error_model="numpy")
 def death_time(k, theta, st, log_hr_after_index, e):
     """Months since onset at death, given alive at the index (T > D).
 
@@ -491,7 +491,7 @@ N_UV_POOL = 10
 N_RES = 12
 
 
-@njit(cache=True, inline="always", error_model="numpy")
+@njit(cache=True, error_model="numpy")
 def _pool_draws(pk, ib0, ub, uv):
     """The uniforms of pool candidate pk's part (a), one patient at a time."""
     kb = derive(pk, PURPOSE_BASE)
@@ -636,8 +636,8 @@ def pool_baseline(theta, key, out, keys):
     uvs = np.empty((nb, N_UV_POOL))
     ub = np.empty(N_UB_POOL)
     uv = np.empty(N_UV_POOL)
-    filled = 0
-    j = 0
+    filled = np.int64(0)  # typed: a literal 0 would compile the callee twice
+    j = np.int64(0)
     cap = 1000 * n + 1000
     i = nb
     while filled < n and j < cap:
@@ -780,7 +780,7 @@ def retest_entry(theta, keys, out):
 
 # ----------------------------------------------------------- treated cohort
 
-@njit(cache=True, inline="always", error_model="numpy")
+@njit(cache=True, error_model="numpy")
 def _censor_and_ascertain(dt, c, u_asc, u_contact, p_unlearnt):
     """(time months, event) for death dt after month 0 with censoring at c.
 
@@ -920,8 +920,8 @@ def _cohort(theta, key, out, twin, with_twin):
     k = np.empty(N_K)
     prepare_constants(theta, k)
     ub = np.empty(N_UB_POOL)
-    filled = 0
-    j = 0
+    filled = np.int64(0)  # typed: a literal 0 would compile _applicant twice
+    j = np.int64(0)
     cap = 10000 * n + 10000
     while filled < n and j < cap:
         ak = derive(key, j)
@@ -946,11 +946,12 @@ def treated_cohort(theta, key, out, twin):
     patient (same random numbers) without treatment: HR 1, no rate change, no
     unblinded shift.  Returns (rows filled, applicants drawn).
     """
-    return _cohort(theta, key, out, twin, True)
+    # a typed flag, not a literal: one compiled _cohort serves both callers
+    return _cohort(theta, key, out, twin, np.bool_(True))
 
 
 @njit(cache=True, error_model="numpy")
 def treated_cohort_only(theta, key, out):
     """treated_cohort without the twin (a replicate's report does not use it):
     the same rows of out, without the twins' visits and death times."""
-    return _cohort(theta, key, out, out, False)
+    return _cohort(theta, key, out, out, np.bool_(False))

@@ -167,7 +167,7 @@ def _fresh_badness(theta, pkeys, strata, slope, t_strata, badness):
             need[t_strata[i]] = True
     n = strata.shape[0]
     idx = np.empty(n, dtype=np.int64)
-    m = 0
+    m = np.int64(0)
     for j in range(n):
         badness[j] = np.nan
         s = strata[j]
@@ -184,7 +184,7 @@ def _fresh_badness(theta, pkeys, strata, slope, t_strata, badness):
     return idx[:m], o
 
 
-@njit(cache=True)
+@njit(cache=True, inline="always")
 def _replicate(theta, dvec, seed, condition, k, filled, n_appl, pool, pkeys, strata, slope, perm,
                s_stratum, s_slope, offs, n_matchable, cached, ocache, ohave, badness, ws, out):
     """Fill `out` (f8[N_OUT]) for replicate k, whose treated cohort is in ws
@@ -216,7 +216,7 @@ def _replicate(theta, dvec, seed, condition, k, filled, n_appl, pool, pkeys, str
     dkey = derive(rkey, H.STREAM_DESIGN)
     midx, n_unm = match_prepared_offsets(t_strata, t_slope, perm, s_stratum, s_slope, offs,
                                          dvec[D_CALIPER], policy, np.int64(dvec[D_ORDER]), dkey, bad)
-    m = 0
+    m = np.int64(0)  # typed: a literal 0 would compile the callees twice
     for i in range(n_t):
         if midx[i] >= 0:
             ti[m] = i

@@ -340,6 +340,25 @@ def _ols(scores, n, out):
 
 
 @njit(cache=True)
+def median(x):
+    """np.median of a 1-D float array (NaN if empty or any value is NaN).
+
+    By the merge sort the survival kernels compile anyway: np.median would
+    compile numba's partition select too (about 1.5 s of a cold start)."""
+    n = x.shape[0]
+    for i in range(n):
+        if np.isnan(x[i]):
+            return np.nan
+    if n == 0:
+        return np.nan
+    o = np.argsort(x, kind="mergesort")
+    h = n >> 1
+    if n & 1:
+        return x[o[h]]
+    return (x[o[h - 1]] + x[o[h]]) / 2
+
+
+@njit(cache=True)
 def _subgroups(scores, cls, t_sex, t_age, t_ft9, t_onset, t_ril, n, out):
     m = 0
     for i in range(n):
@@ -351,7 +370,7 @@ def _subgroups(scores, cls, t_sex, t_age, t_ft9, t_onset, t_ril, n, out):
         if cls[i] >= 0:
             ages[j] = t_age[i]
             j += 1
-    med = np.median(ages) if m > 0 else np.nan
+    med = median(ages)
     best = np.nan
     for f in range(6):
         table = np.zeros((2, 3))
