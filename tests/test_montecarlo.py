@@ -7,6 +7,7 @@ are all checked against the same independent computation.
 """
 import dataclasses
 import functools
+import json
 import os
 import shutil
 import signal
@@ -82,9 +83,11 @@ def test_reference_store_holds_the_direct_computation(reference):
     assert ds.attrs["scenario_hash"] == "toy-hash-1" and ds.attrs["seed"] == SEED
     assert ds.attrs["fields"] == list(job.fields) and ds.attrs["chunk_size"] == 10
     assert ds.attrs["history"][-1]["chunks_computed"] == 66
-    # zarr chunks follow the run's chunks along `replicate`
+    # one zarr chunk per run chunk: (1 condition, chunk_size replicates, every field)
     g = zarr.open_group(str(path), mode="r")
-    assert g["estimate"].chunks == (1, 10)
+    assert g["rows"].chunks == (1, 10, len(job.fields))
+    assert g["rows"].shape == (6, 103, len(job.fields))
+    assert g["field"][...].tolist() == list(job.fields)
     assert g["chunk_done"].shape == (6, 11)
 
 
@@ -126,11 +129,15 @@ def test_explicit_rows_keep_the_condition_dim(tmp_path):
 def test_raw_store_opens_in_xarray(reference):
     job, mus, path, info, ds = reference
     raw = xr.open_zarr(path, consolidated=False)
-    assert raw["estimate"].dims == ("condition", "replicate")
+    assert raw["rows"].dims == ("condition", "replicate", "field")
     assert {"policy", "hr", "log_hr"} <= set(raw.coords)
-    np.testing.assert_array_equal(raw["estimate"].values, by_condition(ds, "estimate"))
-    assert raw["status"].dtype == np.int32
-    assert raw["estimate"].attrs["units"] == "log hazard ratio"
+    assert raw["field"].values.tolist() == list(job.fields)
+    # the recipe of docs/store.md: one variable per field
+    flat = raw["rows"].to_dataset("field")
+    for f in job.fields:
+        assert flat[f].dims == ("condition", "replicate")
+        np.testing.assert_array_equal(flat[f].values, by_condition(ds, f))
+    assert raw.attrs["field_attrs"]["estimate"]["units"] == "log hazard ratio"
 
 
 def test_jobs_2_gives_the_same_store(reference, tmp_path):
@@ -163,7 +170,7 @@ def test_chunk_size_changes_layout_not_values(reference, tmp_path):
         info2 = run(dataclasses.replace(job, chunk_size=cs), tmp_path / f"s{cs}", jobs=1,
                     progress=False)
         assert info2.n_chunks_total == 6 * -(-103 // cs)
-        assert zarr.open_group(str(tmp_path / f"s{cs}"), mode="r")["pvalue"].chunks == (1, cs)
+        assert zarr.open_group(str(tmp_path / f"s{cs}"), mode="r")["rows"].chunks == (1, cs, len(job.fields))
         assert_same(open_results(tmp_path / f"s{cs}"), ds)
 
 
@@ -214,9 +221,8 @@ def test_half_written_chunk_is_hidden_and_redone(reference, tmp_path):
     copy = tmp_path / "copy.zarr"
     shutil.copytree(path, copy)
     g = zarr.open_group(str(copy), mode="r+")
-    # a crash after two of the four fields of chunk 3 of condition 4 were written
-    g["estimate"][4, 30:40] = -999.0
-    g["status"][4, 30:40] = 77
+    # a crash after chunk 3 of condition 4 was written but before its flag was
+    g["rows"][4, 30:40, :] = -999.0
     done = g["chunk_done"][...]
     done[4, 3] = 0
     g["chunk_done"][...] = done
@@ -368,3 +374,29 @@ def test_progress_bar_on_request(tmp_path, capsys):
     assert "rep/s" in err and "120/120" in err
     run(job, tmp_path / "t", jobs=1, progress=False)
     assert capsys.readouterr().err == ""
+
+
+def test_store_of_an_older_layout_is_refused_with_what_to_do(reference, tmp_path):
+    job, mus, path, info, ds = reference
+    old = tmp_path / "old.zarr"
+    shutil.copytree(path, old)
+    meta = json.loads((old / "zarr.json").read_text())
+    meta["attributes"][store.MARKER] = 1  # the layout of one array per field
+    (old / "zarr.json").write_text(json.dumps(meta))
+    for call in (lambda: open_results(old), lambda: store.read_fields(old, ["estimate"]),
+                 lambda: run(job, old, jobs=1, progress=False)):
+        with pytest.raises(InputError, match="format 1.*reads format 2.*rerun"):
+            call()
+
+
+def test_read_fields_gives_the_columns_in_blocks(reference, monkeypatch):
+    job, mus, path, info, ds = reference
+    # blocks of 3 chunks (30 of a condition's 103 rows): the loop must stitch them
+    monkeypatch.setattr(store, "_READ_BLOCK_BYTES", 8 * len(job.fields) * 10 * 3)
+    rows = zarr.open_group(str(path), mode="r")["rows"]
+    got = store._read_columns(rows, [2, 0])
+    exp = expected(job, mus)
+    np.testing.assert_array_equal(got[0], exp[job.fields[2]])
+    np.testing.assert_array_equal(got[1], exp[job.fields[0]])
+    attrs, cols = store.read_fields(path, [job.fields[1]])
+    np.testing.assert_array_equal(cols[job.fields[1]], exp[job.fields[1]])
