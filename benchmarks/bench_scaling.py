@@ -66,6 +66,11 @@ def kernel_rate(pool_policy, pool_size, n_treated, seconds, start=10_000):
     return 1.0 / best, n
 
 
+def _warm(compute):
+    compute(0, 0, 2)
+    time.sleep(1.0)
+
+
 def workers_rate(jb, jobs):
     """Replicates/s of job.compute over all chunks on `jobs` worker processes
     (loky, as montecarlo.run uses it), results sent back, nothing stored."""
@@ -73,7 +78,9 @@ def workers_rate(jb, jobs):
 
     from joblib.externals.loky import get_reusable_executor
     ex = get_reusable_executor(max_workers=jobs)
-    list(ex.map(jb.compute, [0] * jobs, [0] * jobs, [2] * jobs))  # warm: start and load the cache
+    # warm every worker (start, load the compiled code): each warm task holds
+    # its worker for a second, so the `jobs` tasks land on `jobs` workers
+    list(ex.map(_warm, [jb.compute] * jobs))
     chunks = [(c, s, min(s + jb.chunk_size, jb.n_replicates))
               for c in range(jb.n_conditions) for s in range(0, jb.n_replicates, jb.chunk_size)]
     t0 = time.perf_counter()
