@@ -85,3 +85,28 @@ def test_existing_scripts(tmp_path):
     r = bench_analysis.main(["--tables", "2", "--peer-tables", "1", "--json", str(tmp_path / "a.json")])
     assert r["ratio"] > 0
     bench_world.main(["--repeats", "2"])
+
+
+def test_targets_table_reads_every_figure_from_the_results():
+    import targets
+    rows = targets.rows(BENCH / "results")
+    assert len(rows) >= 12
+    # the committed results hold a measurement of every target
+    assert [r[0] for r in rows if r[1] == "n/a"] == []
+    assert all(r[4].endswith(tuple("0123456789")) for r in rows)  # file + date of the run
+
+
+def test_targets_table_without_results(tmp_path):
+    import targets
+    rows = targets.rows(tmp_path)
+    assert all(r[1] == "n/a" and r[3] is None and r[4].endswith("missing") for r in rows)
+    assert "| figure | measured | target | met | from |" in targets.table(tmp_path)
+
+
+def test_targets_run_passes_the_results_dir(tmp_path, monkeypatch, capsys):
+    import targets
+    monkeypatch.setattr(targets, "RUNS", [(["bench_startup.py", "--no-cold", "--repeats", "1"], True)])
+    assert targets.main(["--run", "--results-dir", str(tmp_path)]) == 0
+    assert (tmp_path / "startup.json").exists()
+    row = next(r for r in targets.rows(tmp_path) if r[0].startswith("import simkit"))
+    assert row[3] is not None and row[4].startswith("startup.json 20")
