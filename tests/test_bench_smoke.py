@@ -110,3 +110,11 @@ def test_targets_run_passes_the_results_dir(tmp_path, monkeypatch, capsys):
     assert (tmp_path / "startup.json").exists()
     row = next(r for r in targets.rows(tmp_path) if r[0].startswith("import simkit"))
     assert row[3] is not None and row[4].startswith("startup.json 20")
+
+
+def test_grid_end_to_end(tmp_path):
+    import bench_grid
+    res = bench_grid.main(["--reps", "2", "--jobs", "1", "--results-dir", str(tmp_path)])
+    assert res["complete"] and res["conditions"] == 100 and res["replicates"] == 200
+    assert res["summarized_conditions"] == 100
+    _doc(tmp_path / "grid.json")
