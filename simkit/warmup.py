@@ -83,6 +83,14 @@ def is_cold():
         return False
 
 
+def _usable_cpus():
+    """CPUs this process may run on (a job scheduler's affinity mask, not the machine's count)."""
+    try:
+        return len(os.sched_getaffinity(0))
+    except (AttributeError, OSError):
+        return os.cpu_count() or 1
+
+
 def warm_up(parallel=True, quiet=True):
     """Make sure the replicate loop is compiled; on a cold cache use two processes.
 
@@ -99,7 +107,7 @@ def warm_up(parallel=True, quiet=True):
         print("compiling the numba kernels once (numba's cache is empty; later runs reuse it) ...",
               file=sys.stderr, flush=True)
     helper = None
-    if parallel and (os.cpu_count() or 1) > 1:
+    if parallel and _usable_cpus() > 1:
         try:
             helper = subprocess.Popen([sys.executable, "-m", "simkit.warmup", "analysis"],
                                       stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)

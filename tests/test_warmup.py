@@ -89,3 +89,31 @@ def test_median_kernel_matches_numpy(n):
         x = rng.normal(size=n)
         x[n // 2] = np.nan
         assert np.isnan(S.median(x))
+
+
+@pytest.mark.parametrize("helper", ["/nonexistent/python", "/bin/false"])
+def test_a_helper_that_cannot_start_or_fails_leaves_the_work_to_this_process(helper, monkeypatch):
+    # the cache is warm in the test process: compile_group only loads, so this
+    # checks the plumbing, not the compile times
+    monkeypatch.setattr(warmup, "_done", False)
+    monkeypatch.setattr(warmup, "is_cold", lambda: True)
+    monkeypatch.setattr(warmup, "_usable_cpus", lambda: 2)
+    monkeypatch.setattr(warmup.sys, "executable", helper)
+    compiled = []
+    monkeypatch.setattr(warmup, "compile_group", compiled.append)
+    assert warmup.warm_up() >= 0.0
+    assert compiled == ["world", "loop"]
+    # once per process
+    assert warmup.warm_up() == 0.0 and compiled == ["world", "loop"]
+
+
+def test_one_cpu_compiles_everything_here(monkeypatch):
+    monkeypatch.setattr(warmup, "_done", False)
+    monkeypatch.setattr(warmup, "is_cold", lambda: True)
+    monkeypatch.setattr(warmup, "_usable_cpus", lambda: 1)
+    started = []
+    monkeypatch.setattr(warmup.subprocess, "Popen", lambda *a, **k: started.append(a))
+    compiled = []
+    monkeypatch.setattr(warmup, "compile_group", compiled.append)
+    warmup.warm_up()
+    assert started == [] and compiled == ["world", "loop"]
