@@ -11,9 +11,9 @@ Layout (see docs/store.md):
     STORE/condition, replicate  index coordinates
     STORE/chunk_done          (condition, chunk) int8, 1 once a chunk is written
 
-One array, not one per field: a chunk is then one compressed file (about 1 ms
-for 500 replicates x 144 fields) instead of 144 (about 60 ms, which capped a
-run near 6,000 replicates/s).  Readers (open_results, read_fields) give one
+One array, not one per field: a chunk is then one compressed file (1-2 ms for
+500 replicates x 144 fields) instead of 144 (about 60 ms, which capped a run
+near 6,000 replicates/s).  Readers (open_results, read_fields) give one
 variable per field back, int fields as int32.
 
 Crash safety rests on two facts: zarr's LocalStore writes every file atomically

@@ -14,8 +14,9 @@ the first), `warm_up` returns at once.  If the helper cannot start or fails,
 this process simply compiles everything itself.
 
 The signatures below are the exact ones the replicate loop calls (a different
-signature would be compiled again, for nothing); tests/test_warmup.py checks
-them against the signatures a real replicate leaves in the dispatchers.
+signature would be compiled again, for nothing); tests/test_warmup.py checks,
+from an empty cache, that the loop then compiles none of the helper's kernels
+and each world kernel only once.
 
     python -m simkit.warmup [GROUP ...]     # compile groups (default: all) here
 """
