@@ -28,6 +28,7 @@ import sys
 import time
 
 _done = False
+HELPER_TIMEOUT_S = 600  # the helper's compilation takes about 17 s; never wait for ever
 
 
 def _entries():
@@ -117,7 +118,10 @@ def warm_up(parallel=True, quiet=True):
     try:
         compile_group("world")
         if helper is not None:
-            helper.wait()
+            try:
+                helper.wait(timeout=HELPER_TIMEOUT_S)
+            except subprocess.TimeoutExpired:
+                pass  # killed below; this process compiles what is missing
         # loads the analysis kernels from the cache the helper filled (or
         # compiles them here if the helper failed)
         compile_group("loop")

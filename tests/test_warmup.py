@@ -117,3 +117,18 @@ def test_one_cpu_compiles_everything_here(monkeypatch):
     monkeypatch.setattr(warmup, "compile_group", compiled.append)
     warmup.warm_up()
     assert started == [] and compiled == ["world", "loop"]
+
+
+def test_a_helper_that_hangs_is_killed(monkeypatch, tmp_path):
+    monkeypatch.setattr(warmup, "_done", False)
+    monkeypatch.setattr(warmup, "is_cold", lambda: True)
+    monkeypatch.setattr(warmup, "_usable_cpus", lambda: 2)
+    monkeypatch.setattr(warmup, "HELPER_TIMEOUT_S", 0.5)
+    hang = tmp_path / "hang"
+    hang.write_text("#!/bin/sh\nexec sleep 60\n")
+    hang.chmod(0o755)
+    monkeypatch.setattr(warmup.sys, "executable", str(hang))
+    compiled = []
+    monkeypatch.setattr(warmup, "compile_group", compiled.append)
+    assert warmup.warm_up() < 30
+    assert compiled == ["world", "loop"]
