@@ -1,0 +1,294 @@
+"""One patient's natural history: covariates, progression, ALSFRS-R visits, death.
+
+Pure numba kernels on a flat float64 parameter vector `theta` (layout below,
+defined once here: THETA_NAMES and the index constants built from it) and
+uint64 keys from `rng`.  docs/world.md writes the model out; in short, for a
+patient with index visit (trial entry / first injection) at D months after
+onset and index-relative time tau (months):
+
+    r     = exp(rate_log_mean + pop.rate_log_shift + rate_bulbar*bulbar + rate_age10*(age-55)/10
+                + rate_u*u + rate_log_sd*z)                      points/month
+    D     = exp(duration_log_mean - duration_elasticity*log r + duration_log_sd*z)
+    L(tau) = r*(D+tau) + w(tau)  [treated, tau>0: r*D + max(r+delta,0)*tau + w]
+    w     = stationary Ornstein-Uhlenbeck (SD wiggle_sd, time constant wiggle_months)
+    true domain d = clip(12 - a_d x, 0, 12), shares a_d (onset-dependent, sum 1),
+            x such that the domain losses sum to L (spill-over: true total = 48 - L)
+    observed domain = clip(round(true + triangular rater noise), 0, 12)
+    hazard (months since onset t) = weibull(t) * exp(eta), T drawn given T > D
+
+
+Layouts and streams: kernels/layout.py; the registry pool: kernels/pool.py;
+the treated cohort: kernels/treated.py.
+"""
+
+import math
+
+import numpy as np
+from numba import njit
+
+from .rng import uniform
+from .layout import (AGE_REF, BETA_AGE10, BETA_BULBAR, BETA_LOG_RATE, BETA_RILUZOLE, BETA_U, CLIN0,
+    DROPOUT_RATE, DURATION_ELASTICITY, F_AGE_MEAN, F_AGE_SD, F_DUR_LOG_MEAN, F_DUR_LOG_SD,
+    F_P_BULBAR, F_P_MALE, F_P_RILUZOLE, F_P_WHITE, F_RATE_SHIFT, IMMORTAL_TIME_REFERENCE,
+    K_INV_SHAPE, K_LAST_VISIT, K_LOG_SCALE, K_RHO2, K_RHO6, K_STAY_B0, K_STAY_LAST, N_POP,
+    ONSET_WEIGHT, RATE_AGE10, RATE_BULBAR, RATE_LOG_MEAN, RATE_LOG_SD, RATE_U, REF_BASELINE_MONTH,
+    REG0, RESP_WEIGHT, SHARE_SPREAD, SQRT6, S_A0, S_AGE, S_BRK, S_BULBAR, S_D, S_ETA, S_LOGD,
+    S_LOGR, S_MALE, S_R, S_RIL, S_TAIL, S_U, S_WHITE, WEIBULL_SCALE, WEIBULL_SHAPE, WIGGLE_MONTHS,
+    WIGGLE_SD, _C_AGE, _C_DUR, _C_LIMB, _C_ONSET, _C_RACE, _C_RATE, _C_RIL, _C_SEX, _C_SHARE, _C_U)
+
+_TWO52 = 4503599627370496.0     # uniform * 2^52 -> 52 random bits: four 13-bit fields
+_MASK13 = 8191
+
+_QA = (-3.969683028665376e+01, 2.209460984245205e+02, -2.759285104469687e+02,
+       1.383577518672690e+02, -3.066479806614716e+01, 2.506628277459239e+00)
+_QB = (-5.447609879822406e+01, 1.615858368580409e+02, -1.556989798598866e+02,
+       6.680131188771972e+01, -1.328068155288572e+01)
+_QC = (-7.784894002430293e-03, -3.223964580411365e-01, -2.400758277161838e+00,
+       -2.549732539343734e+00, 4.374664141464968e+00, 2.938163982698783e+00)
+_QD = (7.784695709041462e-03, 3.224671290700398e-01, 2.445134137142996e+00,
+       3.754408661907416e+00)
+
+
+@njit(cache=True, inline="always", error_model="numpy")
+def qnorm(p):
+    """Standard normal quantile (Acklam; relative error < 1.2e-9 on (0, 1)).
+
+    Used instead of Box-Muller because it needs no transcendental in the
+    central 95% and keeps one uniform per normal: the pool's budget is ~200 ns
+    per patient.
+    """
+    if p < 0.02425:
+        q = math.sqrt(-2.0 * math.log(p))
+        return ((((((_QC[0] * q + _QC[1]) * q + _QC[2]) * q + _QC[3]) * q + _QC[4]) * q + _QC[5])
+                / ((((_QD[0] * q + _QD[1]) * q + _QD[2]) * q + _QD[3]) * q + 1.0))
+    if p > 0.97575:
+        q = math.sqrt(-2.0 * math.log(1.0 - p))
+        return -((((((_QC[0] * q + _QC[1]) * q + _QC[2]) * q + _QC[3]) * q + _QC[4]) * q + _QC[5])
+                 / ((((_QD[0] * q + _QD[1]) * q + _QD[2]) * q + _QD[3]) * q + 1.0))
+    q = p - 0.5
+    r = q * q
+    return ((((((_QA[0] * r + _QA[1]) * r + _QA[2]) * r + _QA[3]) * r + _QA[4]) * r + _QA[5]) * q
+            / (((((_QB[0] * r + _QB[1]) * r + _QB[2]) * r + _QB[3]) * r + _QB[4]) * r + 1.0))
+
+
+@njit(cache=True, inline="always", error_model="numpy")
+def std_normal(key, counter):
+    """N(0, 1) draw `counter` of stream `key` (inverse CDF of rng.uniform)."""
+    return qnorm(uniform(key, counter))
+
+
+@njit(cache=True, inline="always", error_model="numpy")
+def round_half_up(x):
+    return math.floor(x + 0.5)
+
+
+
+@njit(cache=True, error_model="numpy")
+def population(theta, mix, out):
+    """Applicant population: registry block + mix * (clinic - registry)."""
+    for f in range(N_POP):
+        out[f] = theta[REG0 + f] + mix * (theta[CLIN0 + f] - theta[REG0 + f])
+
+
+@njit(cache=True, error_model="numpy")
+def draw_base(theta, pop, ub, st):
+    """Covariates, u, progression rate, duration at the index and eta.
+
+    ub[c] = uniform(BASE stream, c): the model functions take their random
+    numbers as arguments, so callers can draw them patient by patient or, for
+    speed, for a block of patients at once."""
+    # random decisions as arithmetic, not branches: mispredictions cost more
+    # than the rest of the function
+    male = np.float64(ub[_C_SEX] < pop[F_P_MALE])
+    white = np.float64(ub[_C_RACE] < pop[F_P_WHITE])
+    bulbar = np.float64(ub[_C_ONSET] < pop[F_P_BULBAR])
+    ril = np.float64(ub[_C_RIL] < pop[F_P_RILUZOLE])
+    age = pop[F_AGE_MEAN] + pop[F_AGE_SD] * qnorm(ub[_C_AGE])
+    u = qnorm(ub[_C_U])
+    age10 = (age - AGE_REF) * 0.1
+    logr = (theta[RATE_LOG_MEAN] + pop[F_RATE_SHIFT] + theta[RATE_BULBAR] * bulbar + theta[RATE_AGE10] * age10
+            + theta[RATE_U] * u + theta[RATE_LOG_SD] * qnorm(ub[_C_RATE]))
+    logd = (pop[F_DUR_LOG_MEAN] - theta[DURATION_ELASTICITY] * logr
+            + pop[F_DUR_LOG_SD] * qnorm(ub[_C_DUR]))
+    st[S_MALE] = male
+    st[S_WHITE] = white
+    st[S_BULBAR] = bulbar
+    st[S_RIL] = ril
+    st[S_AGE] = age
+    st[S_U] = u
+    st[S_LOGR] = logr
+    st[S_R] = math.exp(logr)
+    st[S_LOGD] = logd
+    st[S_D] = math.exp(logd)
+    st[S_ETA] = (theta[BETA_LOG_RATE] * logr + theta[BETA_AGE10] * age10
+                 + theta[BETA_BULBAR] * bulbar + theta[BETA_RILUZOLE] * ril + theta[BETA_U] * u)
+
+
+@njit(cache=True, error_model="numpy")
+def draw_shares(theta, ub, st):
+    """Domain shares of the loss: the onset region weighted up (spinal onset is
+    upper or lower limb with probability 1/2), times uniform heterogeneity."""
+    extra = theta[ONSET_WEIGHT] - 1.0
+    bulbar = st[S_BULBAR]
+    upper = np.float64(ub[_C_LIMB] < 0.5)
+    v0 = 1.0 + extra * bulbar
+    v1 = 1.0 + extra * (1.0 - bulbar) * upper
+    v2 = 1.0 + extra * (1.0 - bulbar) * (1.0 - upper)
+    v3 = theta[RESP_WEIGHT]
+    # patient heterogeneity: each weight times an independent factor uniform on
+    # [1 - spread, 1 + spread]; the four uniforms are 13-bit fields of one draw
+    h = theta[SHARE_SPREAD] / 4096.0
+    b = np.int64(ub[_C_SHARE] * _TWO52)
+    v0 *= 1.0 + h * ((b & _MASK13) - 4095.5)
+    v1 *= 1.0 + h * (((b >> 13) & _MASK13) - 4095.5)
+    v2 *= 1.0 + h * (((b >> 26) & _MASK13) - 4095.5)
+    v3 *= 1.0 + h * (((b >> 39) & _MASK13) - 4095.5)
+    inv = 1.0 / (v0 + v1 + v2 + v3)
+    a0 = v0 * inv
+    a1 = v1 * inv
+    a2 = v2 * inv
+    a3 = v3 * inv
+    st[S_A0] = a0
+    st[S_A0 + 1] = a1
+    st[S_A0 + 2] = a2
+    st[S_A0 + 3] = a3
+    # spill-over: once a domain reaches 0 its share of further loss moves to the
+    # others, so the true total is exactly 48 - loss.  With shares sorted
+    # s1 >= s2 >= s3 >= s4 the k-th domain floors at loss
+    # 12 k + 12 (s_{k+1} + ... + s4) / s_{k+1}.
+    x0 = max(a0, a1)
+    x1 = min(a0, a1)
+    x2 = max(a2, a3)
+    x3 = min(a2, a3)
+    s1 = max(x0, x2)
+    s4 = min(x1, x3)
+    m1 = min(x0, x2)
+    m2 = max(x1, x3)
+    s2 = max(m1, m2)
+    s3 = min(m1, m2)
+    st[S_TAIL] = 1.0
+    st[S_TAIL + 1] = s2 + s3 + s4
+    st[S_TAIL + 2] = s3 + s4
+    st[S_TAIL + 3] = s4
+    st[S_BRK] = 12.0 / s1
+    st[S_BRK + 1] = 12.0 + 12.0 * (s2 + s3 + s4) / s2
+    st[S_BRK + 2] = 24.0 + 12.0 * (s3 + s4) / s3
+
+
+@njit(cache=True, error_model="numpy")
+def prepare_constants(theta, k):
+    """Fill k (N_K,) with what every patient of a call shares."""
+    k[K_LOG_SCALE] = math.log(theta[WEIBULL_SCALE])
+    k[K_INV_SHAPE] = 1.0 / theta[WEIBULL_SHAPE]
+    for i, dt in ((K_RHO2, 2.0), (K_RHO6, 6.0)):
+        rho = math.exp(-dt / theta[WIGGLE_MONTHS])
+        k[i] = rho
+        k[i + 1] = theta[WIGGLE_SD] * math.sqrt(1.0 - rho * rho)
+    b0 = theta[REF_BASELINE_MONTH]
+    m_need = b0 + theta[IMMORTAL_TIME_REFERENCE]
+    last = b0 + 2.0 * math.floor((m_need - b0) / 2.0)
+    k[K_LAST_VISIT] = last
+    k[K_STAY_B0] = stay_threshold(theta, b0)
+    k[K_STAY_LAST] = stay_threshold(theta, last)
+
+
+@njit(cache=True, inline="always", error_model="numpy")
+def stay_threshold(theta, m):
+    """Still in the trial at month m  <=>  the dropout uniform < this (dropout
+    time -log(u) / dropout_rate > m)."""
+    return math.exp(-theta[DROPOUT_RATE] * m)
+
+
+@njit(cache=True, inline="always", error_model="numpy")
+def ou_step(w, rho, sig, u):
+    """OU transition with precomputed rho = exp(-dt / tau), sig = sd sqrt(1 - rho^2);
+    u = uniform(TRAJ stream, visit slot)."""
+    return rho * w + sig * qnorm(u)
+
+
+@njit(cache=True, inline="always", error_model="numpy")
+def ou_first(theta, u):
+    """w at the first visit: the stationary N(0, wiggle_sd^2)."""
+    return theta[WIGGLE_SD] * qnorm(u)
+
+
+@njit(cache=True, inline="always", error_model="numpy")
+def ou_next(theta, w, dt, u):
+    """w after dt more months (exact Ornstein-Uhlenbeck transition)."""
+    if dt <= 0.0:
+        return w
+    rho = math.exp(-dt / theta[WIGGLE_MONTHS])
+    return rho * w + theta[WIGGLE_SD] * math.sqrt(1.0 - rho * rho) * qnorm(u)
+
+
+@njit(cache=True, inline="always", error_model="numpy")
+def rate_visit(st, loss, u1, u2, rater_sd):
+    """Observed total, FT9 stage, observed respiratory domain, true total at loss `loss`.
+
+    Each domain loses share * x of the loss (x = loss until a domain reaches 0,
+    then the remaining domains share it: see draw_shares), so true domain
+    = clip(12 - share * x, 0, 12) and the true total = clip(48 - loss, 0, 48);
+    observed =
+    clip(round(true + e), 0, 12), e triangular on [-a, a] with SD rater_sd
+    (a = sqrt(6) rater_sd), e = a (v1 + v2 - 1).  The visit's 8 uniforms v are
+    13-bit fields of u1 = uniform(NOISE stream, 2 slot), u2 = uniform(NOISE
+    stream, 2 slot + 1) (resolution 1/8192 of the noise range; the result is
+    rounded anyway).
+    """
+    a = rater_sd * SQRT6
+    b1 = np.int64(u1 * _TWO52)
+    b2 = np.int64(u2 * _TWO52)
+    # breakpoints increase, so the phase is a count (no data-dependent branch)
+    k = (np.int64(loss >= st[S_BRK]) + np.int64(loss >= st[S_BRK + 1])
+         + np.int64(loss >= st[S_BRK + 2]))
+    x = (loss - 12.0 * k) / st[S_TAIL + k]
+    total = 0.0
+    true_total = 0.0
+    n_low = 0.0
+    resp = 0.0
+    for d in range(4):
+        s = min(max(12.0 - st[S_A0 + d] * x, 0.0), 12.0)
+        true_total += s
+        h1 = (b1 >> (13 * d)) & _MASK13
+        h2 = (b2 >> (13 * d)) & _MASK13
+        e = a * ((h1 + h2 + 1.0) / 8192.0 - 1.0)
+        o = min(max(math.floor(s + e + 0.5), 0.0), 12.0)
+        total += o
+        n_low += np.float64(o < 9.0)
+        resp = o
+    return total, 1.0 + n_low, resp, true_total
+
+
+@njit(cache=True, inline="always", error_model="numpy")
+def loss_at(st, tau, w, post_rate):
+    """Latent points lost at index-relative time tau (months).
+
+    Before onset nothing is lost; after the index the rate is `post_rate`
+    (r untreated, max(r + delta, 0) treated)."""
+    t = st[S_D] + tau
+    if t <= 0.0:
+        return 0.0
+    if tau <= 0.0:
+        return st[S_R] * t + w
+    return st[S_R] * st[S_D] + post_rate * tau + w
+
+
+@njit(cache=True, error_model="numpy")
+def death_time(k, theta, st, log_hr_after_index, e):
+    """Months since onset at death, given alive at the index (T > D).
+
+    Cumulative hazard H(t) = (t / scale)^shape * exp(eta), multiplied by
+    exp(log_hr_after_index) after the index; T solves H(T) - H(D) = e, e ~ Exp(1).
+    """
+    h_d = math.exp(theta[WEIBULL_SHAPE] * (st[S_LOGD] - k[K_LOG_SCALE]))
+    x = h_d + e * math.exp(-(st[S_ETA] + log_hr_after_index))
+    return theta[WEIBULL_SCALE] * math.exp(math.log(x) * k[K_INV_SHAPE])
+
+
+@njit(cache=True, inline="always", error_model="numpy")
+def clip48(x):
+    if x < 0.0:
+        return 0.0
+    if x > 48.0:
+        return 48.0
+    return x

@@ -1,0 +1,322 @@
+"""The registry pool (PRO-ACT-like trial participants): matching variables and outcomes.
+
+A pool candidate is drawn from the registry population, kept if it meets the
+trial inclusion criteria, and followed in the trial (visits, dropout, death);
+its reference baseline is trial month ref_baseline_month with a pre visit 6
+months before.  Matching needs only the baseline part (pool_baseline);
+outcomes after the baseline are computed on demand for the matched members
+(pool_outcomes), from the same per-patient keys.
+"""
+
+import math
+
+import numpy as np
+from numba import njit
+
+from .rng import derive, uniform
+from .layout import (DAYS_PER_MONTH, DIFFERENTIAL_FOLLOWUP, DROPOUT_RATE, FOLLOWUP_YEARS_MAX,
+    FOLLOWUP_YEARS_MIN, F_AGE_MAX, F_AGE_MIN, F_MAX_DURATION, F_MIN_RESP, F_MIN_SCORE,
+    IMMORTAL_TIME_REFERENCE, K_LAST_VISIT, K_RHO2, K_RHO6, K_SIG2, K_SIG6, K_STAY_B0, K_STAY_LAST,
+    N_K, N_POP, N_S, PB_AGE, PB_ALSFRS_0, PB_ALSFRS_PRE, PB_DURATION, PB_ELIGIBLE,
+    PB_ENTRY_SCORE, PB_FT9, PB_ONSET, PB_PRE_SLOPE, PB_RACE, PB_RATE, PB_RILUZOLE, PB_SEX, PB_U,
+    PO_ALSFRS_2, PO_DEATH_DAYS, PO_EVENT, PO_TIME_DAYS, PO_TRUE_0, PO_TRUE_6, PURPOSE_BASE,
+    PURPOSE_NOISE, PURPOSE_RETEST, PURPOSE_SURV, PURPOSE_TRAJ, RATER_SD, REF_BASELINE_MONTH, REG0,
+    S_AGE, S_BULBAR, S_D, S_MALE, S_R, S_RIL, S_U, S_WHITE, TRIAL_MONTHS_MAX, TRIAL_MONTHS_MIN,
+    N_UB_POOL, _C_DROPOUT, _C_FU_KIND, _C_FU_LEN, _C_TRIAL_LEN)
+from .patient import (death_time, draw_base, draw_shares, loss_at, ou_first, ou_next, ou_step,
+    prepare_constants, rate_visit, stay_threshold)
+
+# ------------------------------------------------------------ registry pool
+
+# visit draws part (a) of a pool candidate needs besides its BASE counters
+# 0 .. N_UB_POOL - 1 (TRAJ slot m = trial month; NOISE counters 2m, 2m + 1)
+V_T0, V_TPRE, V_TB0, V_N0A, V_N0B, V_NPREA, V_NPREB, V_NB0A, V_NB0B, V_S = range(10)
+N_UV_POOL = 10
+N_RES = 12
+
+
+@njit(cache=True, error_model="numpy")
+def _pool_draws(pk, ib0, ub, uv):
+    """The uniforms of pool candidate pk's part (a), one patient at a time."""
+    kb = derive(pk, PURPOSE_BASE)
+    tk = derive(pk, PURPOSE_TRAJ)
+    nk = derive(pk, PURPOSE_NOISE)
+    for c in range(N_UB_POOL):
+        ub[c] = uniform(kb, c)
+    m_pre = ib0 - 6
+    uv[V_T0] = uniform(tk, 0)
+    uv[V_TPRE] = uniform(tk, m_pre)
+    uv[V_TB0] = uniform(tk, ib0)
+    uv[V_N0A] = uniform(nk, 0)
+    uv[V_N0B] = uniform(nk, 1)
+    uv[V_NPREA] = uniform(nk, 2 * m_pre)
+    uv[V_NPREB] = uniform(nk, 2 * m_pre + 1)
+    uv[V_NB0A] = uniform(nk, 2 * ib0)
+    uv[V_NB0B] = uniform(nk, 2 * ib0 + 1)
+    uv[V_S] = uniform(derive(pk, PURPOSE_SURV), 0)
+
+
+@njit(cache=True, error_model="numpy")
+def _pool_draws_block(key, j0, ib0, pks, ubs, uvs):
+    """_pool_draws for candidates j0 .. j0 + len(pks) - 1, loop by loop so the
+    compiler can vectorise across patients (the same numbers, drawn faster)."""
+    nb = pks.shape[0]
+    kb = np.empty(nb, np.uint64)
+    tk = np.empty(nb, np.uint64)
+    nk = np.empty(nb, np.uint64)
+    sk = np.empty(nb, np.uint64)
+    for i in range(nb):
+        pks[i] = derive(key, j0 + i)
+    for i in range(nb):
+        kb[i] = derive(pks[i], PURPOSE_BASE)
+        tk[i] = derive(pks[i], PURPOSE_TRAJ)
+        nk[i] = derive(pks[i], PURPOSE_NOISE)
+        sk[i] = derive(pks[i], PURPOSE_SURV)
+    for c in range(N_UB_POOL):
+        for i in range(nb):
+            ubs[i, c] = uniform(kb[i], c)
+    m_pre = ib0 - 6
+    for i in range(nb):
+        uvs[i, V_T0] = uniform(tk[i], 0)
+        uvs[i, V_TB0] = uniform(tk[i], ib0)
+    for i in range(nb):
+        uvs[i, V_N0A] = uniform(nk[i], 0)
+        uvs[i, V_N0B] = uniform(nk[i], 1)
+        uvs[i, V_NB0A] = uniform(nk[i], 2 * ib0)
+        uvs[i, V_NB0B] = uniform(nk[i], 2 * ib0 + 1)
+    if m_pre > 0:      # else the pre visit is the entry visit
+        for i in range(nb):
+            uvs[i, V_TPRE] = uniform(tk[i], m_pre)
+            uvs[i, V_NPREA] = uniform(nk[i], 2 * m_pre)
+            uvs[i, V_NPREB] = uniform(nk[i], 2 * m_pre + 1)
+    for i in range(nb):
+        uvs[i, V_S] = uniform(sk[i], 0)
+
+
+@njit(cache=True, inline="always", error_model="numpy")
+def _pool_core(k, theta, pop, ub, uv, st, res):
+    """Everything about a pool candidate up to the reference baseline, from its
+    uniforms (ub, uv: _pool_draws).
+
+    res: 0 included (1/0), 1 eligible, 2 entry score, 3 pre score, 4 score at
+    baseline, 5 FT9 at baseline, 6 trial months, 7 dropout uniform, 8 death
+    (months since onset), 9 w at baseline, 10 true total at baseline,
+    11 baseline visit happened (1/0).
+    """
+    draw_base(theta, pop, ub, st)
+    res[0] = 0.0
+    res[1] = 0.0
+    res[11] = 0.0
+    age = st[S_AGE]
+    if age < pop[F_AGE_MIN] or age > pop[F_AGE_MAX] or st[S_D] > pop[F_MAX_DURATION]:
+        return
+    draw_shares(theta, ub, st)
+    rsd = theta[RATER_SD]
+    r = st[S_R]
+    b0 = theta[REF_BASELINE_MONTH]
+    w_entry = ou_first(theta, uv[V_T0])
+    entry, _ft9e, resp_e, _te = rate_visit(st, loss_at(st, 0.0, w_entry, r), uv[V_N0A], uv[V_N0B], rsd)
+    res[2] = entry
+    if entry < pop[F_MIN_SCORE] or resp_e < pop[F_MIN_RESP]:
+        return
+    res[0] = 1.0
+    # trial conduct and death
+    tmin = theta[TRIAL_MONTHS_MIN]
+    trial_len = tmin + math.floor(ub[_C_TRIAL_LEN] * (theta[TRIAL_MONTHS_MAX] - tmin + 1.0))
+    u_drop = ub[_C_DROPOUT]
+    t_death = death_time(k, theta, st, 0.0, -math.log(uv[V_S]))
+    res[6] = trial_len
+    res[7] = u_drop
+    res[8] = t_death
+    # reference pre visit (trial month b0 - 6) and baseline (b0)
+    m_pre = b0 - 6.0
+    if m_pre == 0.0:
+        w_pre = w_entry
+        pre = entry
+    else:
+        w_pre = ou_next(theta, w_entry, m_pre, uv[V_TPRE])
+        pre, _f, _r, _t = rate_visit(st, loss_at(st, m_pre, w_pre, r), uv[V_NPREA], uv[V_NPREB], rsd)
+    w0 = ou_step(w_pre, k[K_RHO6], k[K_SIG6], uv[V_TB0])
+    s0, ft9, _r0, true0 = rate_visit(st, loss_at(st, b0, w0, r), uv[V_NB0A], uv[V_NB0B], rsd)
+    res[3] = pre
+    res[4] = s0
+    res[5] = ft9
+    res[9] = w0
+    res[10] = true0
+    d = st[S_D]
+    # visits at pre and baseline; with immortal time M, alive and in the trial
+    # at b0 + M (then the visits at b0 + 2, 4, 6 up to M exist too)
+    if b0 > trial_len or u_drop >= k[K_STAY_B0] or t_death <= d + b0:
+        return
+    res[11] = 1.0
+    m_need = b0 + theta[IMMORTAL_TIME_REFERENCE]
+    if m_need > b0:
+        if k[K_LAST_VISIT] > trial_len or u_drop >= k[K_STAY_LAST] or t_death <= d + m_need:
+            return
+    res[1] = 1.0
+
+
+@njit(cache=True, error_model="numpy")
+def pool_baseline(theta, key, out, keys):
+    """Fill the registry pool's matching variables: out (n, N_PB), keys (n,) uint64.
+
+    Candidates derive(key, j), j = 0, 1, ... are drawn from the registry
+    population and kept when they meet the trial inclusion criteria (age range,
+    duration at entry, observed entry score and respiratory domain); kept
+    patient i's key is keys[i].  Returns (rows filled, candidates drawn);
+    fewer rows than n only if 1000 n candidates did not suffice.
+    """
+    n = out.shape[0]
+    st = np.empty(N_S)
+    res = np.empty(N_RES)
+    k = np.empty(N_K)
+    prepare_constants(theta, k)
+    pop = theta[REG0:REG0 + N_POP]
+    b0 = theta[REF_BASELINE_MONTH]
+    ib0 = int(b0)
+    nb = 128
+    pks = np.empty(nb, np.uint64)
+    ubs = np.empty((nb, N_UB_POOL))
+    uvs = np.empty((nb, N_UV_POOL))
+    ub = np.empty(N_UB_POOL)
+    uv = np.empty(N_UV_POOL)
+    filled = np.int64(0)  # typed: a literal 0 would compile the callee twice
+    j = np.int64(0)
+    cap = 1000 * n + 1000
+    i = nb
+    while filled < n and j < cap:
+        if i == nb:
+            # draw the uniforms of the next block of candidates loop by loop
+            # (vectorised); then run the model on them one patient at a time
+            _pool_draws_block(key, j, ib0, pks, ubs, uvs)
+            i = 0
+        pk = pks[i]
+        # copied, not ubs[i] / uvs[i]: a view costs two atomic reference-count
+        # updates, more than these copies
+        for c in range(N_UB_POOL):
+            ub[c] = ubs[i, c]
+        for c in range(N_UV_POOL):
+            uv[c] = uvs[i, c]
+        _pool_core(k, theta, pop, ub, uv, st, res)
+        i += 1
+        j += 1
+        if res[0] < 0.5:
+            continue
+        out[filled, PB_SEX] = st[S_MALE]
+        out[filled, PB_RACE] = 1.0 - st[S_WHITE]
+        out[filled, PB_ONSET] = st[S_BULBAR]
+        out[filled, PB_RILUZOLE] = st[S_RIL]
+        out[filled, PB_AGE] = st[S_AGE] + b0 / 12.0
+        out[filled, PB_ENTRY_SCORE] = res[2]
+        out[filled, PB_U] = st[S_U]
+        out[filled, PB_RATE] = st[S_R]
+        out[filled, PB_DURATION] = st[S_D]
+        if res[11] > 0.5:
+            out[filled, PB_ALSFRS_PRE] = res[3]
+            out[filled, PB_ALSFRS_0] = res[4]
+            out[filled, PB_FT9] = res[5]
+            out[filled, PB_PRE_SLOPE] = (res[3] - res[4]) / 6.0
+        else:   # no baseline visit (dead, dropped out): nothing to match on
+            out[filled, PB_ALSFRS_PRE] = np.nan
+            out[filled, PB_ALSFRS_0] = np.nan
+            out[filled, PB_FT9] = np.nan
+            out[filled, PB_PRE_SLOPE] = np.nan
+        out[filled, PB_ELIGIBLE] = res[1]
+        keys[filled] = pk
+        filled += 1
+    return filled, j
+
+
+@njit(cache=True, error_model="numpy")
+def pool_outcomes(theta, keys, out):
+    """Outcomes after the reference baseline for pool patients `keys`: out (m, N_PO).
+
+    ALSFRS-R at baseline + 2, 4, 6 (NaN where no visit: dead, dropped out or
+    the trial ended), survival from the baseline in days with the event
+    indicator (follow-up ends with the trial, or at dropout, for a share
+    differential_followup, else followup_years_min..max after entry), the true
+    death time and the latent totals at baseline and baseline + 6.  A patient's
+    row depends only on its key, so any subset gives the same rows as the whole
+    pool.
+    """
+    m = keys.shape[0]
+    st = np.empty(N_S)
+    res = np.empty(N_RES)
+    k = np.empty(N_K)
+    prepare_constants(theta, k)
+    pop = theta[REG0:REG0 + N_POP]
+    b0 = theta[REF_BASELINE_MONTH]
+    ib0 = int(b0)
+    rsd = theta[RATER_SD]
+    rate = theta[DROPOUT_RATE]
+    ub = np.empty(N_UB_POOL)
+    uv = np.empty(N_UV_POOL)
+    for i in range(m):
+        pk = keys[i]
+        _pool_draws(pk, ib0, ub, uv)
+        _pool_core(k, theta, pop, ub, uv, st, res)
+        trial_len = res[6]
+        u_drop = res[7]
+        t_death = res[8]
+        d = st[S_D]
+        r = st[S_R]
+        tk = derive(pk, PURPOSE_TRAJ)
+        nk = derive(pk, PURPOSE_NOISE)
+        w = res[9]
+        true6 = np.nan
+        for v in range(3):
+            mo = ib0 + 2 * (v + 1)
+            w = ou_step(w, k[K_RHO2], k[K_SIG2], uniform(tk, mo))
+            tot, _f, _r, tt = rate_visit(st, loss_at(st, float(mo), w, r),
+                                         uniform(nk, 2 * mo), uniform(nk, 2 * mo + 1), rsd)
+            if v == 2:
+                true6 = tt
+            if mo <= trial_len and u_drop < stay_threshold(theta, float(mo)) and t_death > d + mo:
+                out[i, PO_ALSFRS_2 + v] = tot
+            else:
+                out[i, PO_ALSFRS_2 + v] = np.nan
+        out[i, PO_TRUE_0] = res[10]
+        out[i, PO_TRUE_6] = true6
+        kb = derive(pk, PURPOSE_BASE)
+        if uniform(kb, _C_FU_KIND) < theta[DIFFERENTIAL_FOLLOWUP]:
+            c_entry = trial_len
+            if rate > 0.0:
+                c_entry = min(trial_len, -math.log(u_drop) / rate)
+        else:
+            fy0 = theta[FOLLOWUP_YEARS_MIN]
+            c_entry = 12.0 * (fy0 + uniform(kb, _C_FU_LEN) * (theta[FOLLOWUP_YEARS_MAX] - fy0))
+        dt = t_death - (d + b0)
+        c = c_entry - b0
+        out[i, PO_DEATH_DAYS] = dt * DAYS_PER_MONTH
+        if dt <= 0.0 or c <= 0.0:
+            out[i, PO_TIME_DAYS] = np.nan     # no follow-up from this baseline
+            out[i, PO_EVENT] = np.nan
+        elif dt <= c:
+            out[i, PO_TIME_DAYS] = dt * DAYS_PER_MONTH
+            out[i, PO_EVENT] = 1.0
+        else:
+            out[i, PO_TIME_DAYS] = c * DAYS_PER_MONTH
+            out[i, PO_EVENT] = 0.0
+
+
+@njit(cache=True, error_model="numpy")
+def retest_entry(theta, keys, out):
+    """Entry-visit totals of pool patients rated twice: out (m, 2).
+
+    Column 0 is the rating pool_baseline uses; column 1 an independent rater
+    (PURPOSE_RETEST noise) of the same latent state: a test-retest pair.
+    """
+    st = np.empty(N_S)
+    pop = theta[REG0:REG0 + N_POP]
+    rsd = theta[RATER_SD]
+    ub = np.empty(N_UB_POOL)
+    uv = np.empty(N_UV_POOL)
+    for i in range(keys.shape[0]):
+        pk = keys[i]
+        _pool_draws(pk, int(theta[REF_BASELINE_MONTH]), ub, uv)
+        draw_base(theta, pop, ub, st)
+        draw_shares(theta, ub, st)
+        loss = loss_at(st, 0.0, ou_first(theta, uv[V_T0]), st[S_R])
+        out[i, 0] = rate_visit(st, loss, uv[V_N0A], uv[V_N0B], rsd)[0]
+        rk = derive(pk, PURPOSE_RETEST)
+        out[i, 1] = rate_visit(st, loss, uniform(rk, 0), uniform(rk, 1), rsd)[0]

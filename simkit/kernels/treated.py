@@ -1,0 +1,202 @@
+"""The treated cohort: clinic applicants of the recent era, enrolled, treated and followed.
+
+Each enrolled patient is simulated with and without treatment from the same
+random numbers (the counterfactual twin), so the true effect is known.
+"""
+
+import math
+
+import numpy as np
+from numba import njit
+
+from .rng import derive, uniform
+from .layout import (CASE_MIX, CENSOR_DATE, DAYS_PER_MONTH, DEATH_ASCERTAINMENT, ENROL_END,
+    ENROL_LOGIT_SLOPE_REF, ENROL_START, ERA_HR, F_AGE_MAX, F_AGE_MIN, F_MAX_DURATION, F_MIN_RESP,
+    F_MIN_SCORE, HR, IMMORTAL_TIME_TREATED, K_RHO2, K_RHO6, K_SIG2, K_SIG6, LOG_HR_SD, N_K, N_POP,
+    N_S, N_UB_POOL, PURPOSE_BASE, PURPOSE_NOISE, PURPOSE_SURV, PURPOSE_TRAJ, RATER_SD, RATE_CHANGE,
+    RATE_CHANGE_SD, REGRESSION_TO_MEAN, RETRO_NOISE, SELF_SELECTION, S_AGE, S_BULBAR, S_D, S_MALE,
+    S_R, S_RIL, S_U, S_WHITE, TC_AGE, TC_ALSFRS_0, TC_ALSFRS_2, TC_ALSFRS_PRE, TC_APPLICANT,
+    TC_DEATH_DAYS, TC_DURATION, TC_ENROL_YEAR, TC_EVENT, TC_FT9, TC_LOG_HR, TC_ONSET, TC_RACE,
+    TC_RATE, TC_RATE_CHANGE, TC_RILUZOLE, TC_SEX, TC_TIME_DAYS, TC_TRUE_0, TC_TRUE_6, TC_U,
+    TREATED_LOSS_RATE, UNBLINDED_SHIFT, _C_ACCEPT, _C_ASCERTAIN, _C_CONTACT, _C_ENROL_DATE,
+    _C_LIMB, _C_LOG_HR, _C_LOSS, _C_RATE_CHANGE, _C_RETRO, _C_SHARE)
+from .patient import (clip48, death_time, draw_base, draw_shares, loss_at, ou_first, ou_step,
+    population, prepare_constants, rate_visit, round_half_up, std_normal)
+
+# ----------------------------------------------------------- treated cohort
+
+@njit(cache=True, error_model="numpy")
+def _censor_and_ascertain(dt, c, u_asc, u_contact, p_unlearnt):
+    """(time months, event) for death dt after month 0 with censoring at c.
+
+    A death within follow-up is missed with probability p_unlearnt: the patient
+    is then censored alive at the last contact, uniform between the last visit
+    (0, 2, 4 or 6) before death and the death.
+    """
+    if dt > c:
+        return c, 0.0
+    if u_asc < p_unlearnt:
+        lv = 0.0
+        for v in (2.0, 4.0, 6.0):
+            if v < dt:
+                lv = v
+        return lv + u_contact * (dt - lv), 0.0
+    return dt, 1.0
+
+
+@njit(cache=True, error_model="numpy")
+def _applicant(k, theta, pop, ak, st, ub, out, twin, f, with_twin):
+    """Draw applicant `ak`; fill row f of out (and of twin if with_twin) and
+    return True if enrolled and analysed.  Without the twin nothing is written
+    to `twin`, and out gets the same numbers.  (Rows are indexed, not passed
+    as views: a view costs two atomic reference-count updates.)"""
+    kb = derive(ak, PURPOSE_BASE)
+    # only the BASE counters the treated use (the pool's trial draws and the
+    # spare counters 9-11 are not needed here)
+    for c in range(_C_SHARE + 1):
+        ub[c] = uniform(kb, c)
+    ub[_C_LIMB] = uniform(kb, _C_LIMB)
+    draw_base(theta, pop, ub, st)
+    age = st[S_AGE]
+    d = st[S_D]
+    if age < pop[F_AGE_MIN] or age > pop[F_AGE_MAX] or d > pop[F_MAX_DURATION]:
+        return False
+    draw_shares(theta, ub, st)
+    tk = derive(ak, PURPOSE_TRAJ)
+    nk = derive(ak, PURPOSE_NOISE)
+    rsd = theta[RATER_SD]
+    r = st[S_R]
+    # slots: month -6 -> 0, 0 -> 6, 2 -> 8, 4 -> 10, 6 -> 12
+    w_pre = ou_first(theta, uniform(tk, 0))
+    pre, _f, _rp, _tp = rate_visit(st, loss_at(st, -6.0, w_pre, r), uniform(nk, 0), uniform(nk, 1), rsd)
+    w0 = ou_step(w_pre, k[K_RHO6], k[K_SIG6], uniform(tk, 6))
+    s0, ft9, resp0, true0 = rate_visit(st, loss_at(st, 0.0, w0, r), uniform(nk, 12), uniform(nk, 13), rsd)
+    if s0 < pop[F_MIN_SCORE] or resp0 < pop[F_MIN_RESP]:
+        return False
+    # retrospective pre-score: recalled, with extra noise
+    pre_rec = pre
+    if theta[RETRO_NOISE] > 0.0:
+        pre_rec = clip48(round_half_up(pre + theta[RETRO_NOISE] * std_normal(kb, _C_RETRO)))
+    slope = (pre_rec - s0) / 6.0
+    x = theta[SELF_SELECTION] * st[S_U] + theta[REGRESSION_TO_MEAN] * (slope - ENROL_LOGIT_SLOPE_REF)
+    if uniform(kb, _C_ACCEPT) * (1.0 + math.exp(-x)) >= 1.0:
+        return False
+    # treatment effect (patient-specific) and survival in both worlds
+    log_hr = math.log(theta[HR]) + theta[LOG_HR_SD] * std_normal(kb, _C_LOG_HR)
+    delta = theta[RATE_CHANGE] + theta[RATE_CHANGE_SD] * std_normal(kb, _C_RATE_CHANGE)
+    e = -math.log(uniform(derive(ak, PURPOSE_SURV), 0))
+    log_era = math.log(theta[ERA_HR])
+    t_tr = death_time(k, theta, st, log_era + log_hr, e)
+    t_tw = death_time(k, theta, st, log_era, e) if with_twin else np.nan
+    if t_tr <= d + theta[IMMORTAL_TIME_TREATED] and theta[IMMORTAL_TIME_TREATED] > 0.0:
+        return False
+    # enrolled and analysed: fill both rows
+    post_tr = r + delta
+    if post_tr < 0.0:
+        post_tr = 0.0
+    shift = theta[UNBLINDED_SHIFT]
+    for which in range(2 if with_twin else 1):
+        rr = out if which == 0 else twin
+        rr[f, TC_SEX] = st[S_MALE]
+        rr[f, TC_RACE] = 1.0 - st[S_WHITE]
+        rr[f, TC_ONSET] = st[S_BULBAR]
+        rr[f, TC_RILUZOLE] = st[S_RIL]
+        rr[f, TC_AGE] = age
+        rr[f, TC_FT9] = ft9
+        rr[f, TC_ALSFRS_PRE] = pre_rec
+        rr[f, TC_ALSFRS_0] = s0
+        rr[f, TC_U] = st[S_U]
+        rr[f, TC_RATE] = r
+        rr[f, TC_DURATION] = d
+        rr[f, TC_TRUE_0] = true0
+    out[f, TC_LOG_HR] = log_hr
+    out[f, TC_RATE_CHANGE] = delta
+    if with_twin:
+        twin[f, TC_LOG_HR] = 0.0
+        twin[f, TC_RATE_CHANGE] = 0.0
+    w = w0
+    for v in range(3):
+        mo = 2.0 * (v + 1)
+        slot = 6 + 2 * (v + 1)
+        w = ou_step(w, k[K_RHO2], k[K_SIG2], uniform(tk, slot))
+        n1 = uniform(nk, 2 * slot)
+        n2 = uniform(nk, 2 * slot + 1)
+        o_tr, _a, _b, tt_tr = rate_visit(st, loss_at(st, mo, w, post_tr), n1, n2, rsd)
+        if shift != 0.0:
+            o_tr = clip48(round_half_up(o_tr + shift))
+        out[f, TC_ALSFRS_2 + v] = o_tr if t_tr > d + mo else np.nan
+        if v == 2:
+            out[f, TC_TRUE_6] = tt_tr
+        if with_twin:
+            o_tw, _c, _e, tt_tw = rate_visit(st, loss_at(st, mo, w, r), n1, n2, rsd)
+            twin[f, TC_ALSFRS_2 + v] = o_tw if t_tw > d + mo else np.nan
+            if v == 2:
+                twin[f, TC_TRUE_6] = tt_tw
+    # calendar: staggered enrolment, administrative censoring, loss to follow-up
+    y0 = theta[ENROL_START]
+    year = y0 + uniform(kb, _C_ENROL_DATE) * (theta[ENROL_END] - y0)
+    c = 12.0 * (theta[CENSOR_DATE] - year)
+    loss_rate = theta[TREATED_LOSS_RATE]
+    if loss_rate > 0.0:
+        c_loss = -math.log(uniform(kb, _C_LOSS)) / (loss_rate / 12.0)
+        if c_loss < c:
+            c = c_loss
+    u_asc = uniform(kb, _C_ASCERTAIN)
+    u_contact = uniform(kb, _C_CONTACT)
+    p_da = theta[DEATH_ASCERTAINMENT]
+    for which in range(2 if with_twin else 1):
+        rr = out if which == 0 else twin
+        tt = t_tr if which == 0 else t_tw
+        dt = tt - d
+        tm, ev = _censor_and_ascertain(dt, c, u_asc, u_contact, p_da)
+        rr[f, TC_TIME_DAYS] = tm * DAYS_PER_MONTH
+        rr[f, TC_EVENT] = ev
+        rr[f, TC_DEATH_DAYS] = dt * DAYS_PER_MONTH
+        rr[f, TC_ENROL_YEAR] = year
+    return True
+
+
+@njit(cache=True, error_model="numpy")
+def _cohort(theta, key, out, twin, with_twin):
+    n = out.shape[0]
+    st = np.empty(N_S)
+    pop = np.empty(N_POP)
+    population(theta, theta[CASE_MIX], pop)
+    k = np.empty(N_K)
+    prepare_constants(theta, k)
+    ub = np.empty(N_UB_POOL)
+    filled = np.int64(0)  # typed: a literal 0 would compile _applicant twice
+    j = np.int64(0)
+    cap = 10000 * n + 10000
+    while filled < n and j < cap:
+        ak = derive(key, j)
+        if _applicant(k, theta, pop, ak, st, ub, out, twin, filled, with_twin):
+            out[filled, TC_APPLICANT] = j
+            if with_twin:
+                twin[filled, TC_APPLICANT] = j
+            filled += 1
+        j += 1
+    return filled, j
+
+
+@njit(cache=True, error_model="numpy")
+def treated_cohort(theta, key, out, twin):
+    """Fill the treated cohort out (n, N_TC) and its untreated twin twin (n, N_TC).
+
+    Applicants derive(key, j), j = 0, 1, ... come from the clinic population
+    (mixed with the registry's by case_mix) in the recent era; an applicant is
+    enrolled if they meet the inclusion criteria and pass the enrolment draw
+    (self-selection on u, regression to the mean on the observed pre-slope), and
+    analysed if alive at month immortal_time_treated.  The twin row is the same
+    patient (same random numbers) without treatment: HR 1, no rate change, no
+    unblinded shift.  Returns (rows filled, applicants drawn).
+    """
+    # a typed flag, not a literal: one compiled _cohort serves both callers
+    return _cohort(theta, key, out, twin, np.bool_(True))
+
+
+@njit(cache=True, error_model="numpy")
+def treated_cohort_only(theta, key, out):
+    """treated_cohort without the twin (a replicate's report does not use it):
+    the same rows of out, without the twins' visits and death times."""
+    return _cohort(theta, key, out, out, np.bool_(False))
