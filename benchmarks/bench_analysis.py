@@ -23,7 +23,7 @@ sys.path.insert(0, os.path.join(HERE, "..", "tests"))
 from oracle_analysis import oracle_analyze, random_table  # noqa: E402
 
 from simkit.analysis import table_from_columns  # noqa: E402
-from simkit.kernels import seedanalysis as K  # noqa: E402
+from simkit.kernels import seedanalysis as SA  # noqa: E402
 
 
 def main(argv=None):
@@ -35,13 +35,13 @@ def main(argv=None):
     rng = np.random.default_rng(2020)
     frames = [random_table(rng, 67, p_missing=0.02) for _ in range(a.tables)]
     inputs = [table_from_columns({c: f[c].tolist() for c in f.columns}).kernel_inputs() for f in frames]
-    out = np.empty(K.N_FIELDS)
-    K.analyze_pairs(*inputs[0], False, out)  # compile / load the cache
+    out = np.empty(SA.N_FIELDS)
+    SA.analyze_pairs(*inputs[0], False, out)  # compile / load the cache
     reps = 0
     t0 = time.perf_counter()
     while time.perf_counter() - t0 < 2.0:
         for inp in inputs:
-            K.analyze_pairs(*inp, False, out)
+            SA.analyze_pairs(*inp, False, out)
         reps += len(inputs)
     kernel_s = (time.perf_counter() - t0) / reps
 

@@ -38,14 +38,14 @@ def _entries():
     from .kernels import history as H
     from .kernels import matching as M
     from .kernels import replicate as R
-    from .kernels import seedanalysis as S
+    from .kernels import seedanalysis as SA
 
     f8, i8, u8, b1 = T.float64[::1], T.int64[::1], T.uint64[::1], T.boolean[::1]
     f8_2 = T.float64[:, ::1]
     n_codes = T.IntegerLiteral(R.N_CODES)
     return {
         "analysis": [
-            (S.analyze_pairs, (f8, i8, f8_2, i8, f8, i8, i8, i8, T.boolean, f8)),
+            (SA.analyze_pairs, (f8, i8, f8_2, i8, f8, i8, i8, i8, T.boolean, f8)),
         ],
         "world": [
             (H.treated_cohort_only, (f8, T.uint64, f8_2)),

@@ -68,31 +68,31 @@ CASES = [
     ("nearest-cond", "base", {}, 1, 0, 0, 40),
     ("nearest-cond-c3", "base", {}, 20200331, 3, 17, 37),
     ("nearest-repl", "base", {"pool_policy": "replicate"}, 1, 0, 0, 8),
-    ("nearest-block", "base", {"pool_size": 3000, "pool_policy": "block", "block_size": 3,
-                               "order": "random"}, 7, 2, 5, 14),
-    ("nearest-hardest", "base", {"order": "hardest_first"}, 3, 1, 0, 20),
-    ("first-cond", "base", {"policy": "first"}, 2, 0, 0, 20),
-    ("first-repl-hardest", "base", {"policy": "first", "order": "hardest_first", "pool_size": 3000,
+    ("nearest-block", "base", {"pool_size": 3000, "pool_policy": "block", "pool_block_size": 3,
+                               "match_order": "random"}, 7, 2, 5, 14),
+    ("nearest-hardest", "base", {"match_order": "hardest_first"}, 3, 1, 0, 20),
+    ("first-cond", "base", {"match_choice": "first"}, 2, 0, 0, 20),
+    ("first-repl-hardest", "base", {"match_choice": "first", "match_order": "hardest_first", "pool_size": 3000,
                                     "pool_policy": "replicate"}, 2, 1, 0, 8),
-    ("random-cond", "base", {"policy": "random", "order": "random"}, 4, 0, 0, 20),
-    ("random-repl", "base", {"policy": "random", "pool_size": 3000, "pool_policy": "replicate"}, 4, 5, 3, 11),
-    ("worst-cond", "base", {"policy": "worst"}, 5, 0, 0, 10),
-    ("worst-repl", "base", {"policy": "worst", "order": "random", "pool_size": 2000,
+    ("random-cond", "base", {"match_choice": "random", "match_order": "random"}, 4, 0, 0, 20),
+    ("random-repl", "base", {"match_choice": "random", "pool_size": 3000, "pool_policy": "replicate"}, 4, 5, 3, 11),
+    ("worst-cond", "base", {"match_choice": "worst"}, 5, 0, 0, 10),
+    ("worst-repl", "base", {"match_choice": "worst", "match_order": "random", "pool_size": 2000,
                             "pool_policy": "replicate"}, 5, 1, 0, 6),
-    ("optimal-cond", "base", {"policy": "optimal"}, 6, 0, 0, 20),
-    ("optimal-repl", "base", {"policy": "optimal", "pool_size": 3000, "pool_policy": "replicate"}, 6, 2, 0, 8),
+    ("optimal-cond", "base", {"match_order": "optimal"}, 6, 0, 0, 20),
+    ("optimal-repl", "base", {"match_order": "optimal", "pool_size": 3000, "pool_policy": "replicate"}, 6, 2, 0, 8),
     ("firth-nearest", "base", {"firth": True}, 8, 0, 0, 20),
-    ("firth-optimal-repl", "effect", {"firth": True, "policy": "optimal", "pool_size": 3000,
+    ("firth-optimal-repl", "effect", {"firth": True, "match_order": "optimal", "pool_size": 3000,
                                       "pool_policy": "replicate"}, 8, 1, 0, 8),
     ("fair", "fair", {}, 9, 0, 0, 20),
-    ("fair-repl", "fair", {"pool_policy": "replicate", "policy": "random"}, 9, 4, 0, 8),
+    ("fair-repl", "fair", {"pool_policy": "replicate", "match_choice": "random"}, 9, 4, 0, 8),
     ("effect", "effect", {}, 10, 0, 0, 20),
     ("exact-sex-onset-cal025", "base", {"exact": ("sex", "onset"), "caliper": 0.25}, 11, 0, 0, 15),
-    ("exact-none-cal1", "base", {"exact": (), "caliper": 1.0, "policy": "optimal"}, 11, 1, 0, 8),
-    ("caliper0", "base", {"caliper": 0.0, "policy": "first", "order": "random"}, 12, 0, 0, 15),
+    ("exact-none-cal1", "base", {"exact": (), "caliper": 1.0, "match_order": "optimal"}, 11, 1, 0, 8),
+    ("caliper0", "base", {"caliper": 0.0, "match_choice": "first", "match_order": "random"}, 12, 0, 0, 15),
     ("treated11", "base", {"n_treated": 11, "pool_size": 1000}, 13, 0, 0, 30),
     ("treated200", "effect", {"n_treated": 200, "pool_size": 20000, "pool_policy": "block",
-                              "block_size": 2}, 13, 1, 0, 4),
+                              "pool_block_size": 2}, 13, 1, 0, 4),
     ("nothing-matched", "base", {"n_treated": 5, "pool_size": 1, "caliper": 0.0}, 14, 0, 0, 6),
 ]
 
@@ -257,11 +257,11 @@ def test_match_with_offsets_is_match(policy):
 
 
 def test_logrank_family_is_weighted_logrank():
-    from simkit.kernels import seedanalysis as A
+    from simkit.kernels import seedanalysis as SA
     from simkit.kernels.logrank import GEHAN, LOGRANK, PETO, TARONE_WARE, weighted_logrank
     rng = np.random.default_rng(11)
-    fields = ((LOGRANK, A.LOGRANK_CHI2, A.LOGRANK_P), (GEHAN, A.GEHAN_CHI2, A.GEHAN_P),
-              (TARONE_WARE, A.TARONE_WARE_CHI2, A.TARONE_WARE_P), (PETO, A.PETO_CHI2, A.PETO_P))
+    fields = ((LOGRANK, SA.LOGRANK_CHI2, SA.LOGRANK_P), (GEHAN, SA.GEHAN_CHI2, SA.GEHAN_P),
+              (TARONE_WARE, SA.TARONE_WARE_CHI2, SA.TARONE_WARE_P), (PETO, SA.PETO_CHI2, SA.PETO_P))
     statuses = set()
     for trial in range(300):
         n = int(rng.integers(1, 150))
@@ -270,8 +270,8 @@ def test_logrank_family_is_weighted_logrank():
         g = (rng.random(n) < rng.choice([0.0, 0.5, 1.0, 0.1])).astype(np.int64)
         o = np.argsort(t, kind="mergesort")
         t, e, g = t[o], e[o], g[o]
-        out = np.full(A.N_FIELDS, np.nan)
-        status = A._logrank_family(t, e, g, out)
+        out = np.full(SA.N_FIELDS, np.nan)
+        status = SA._logrank_family(t, e, g, out)
         statuses.add(int(status))
         for w, fc, fp in fields:
             chi2, p, s = weighted_logrank(t, e, g, w)

@@ -18,7 +18,7 @@ import numpy as np
 import pytest
 
 from simkit import warmup
-from simkit.kernels import seedanalysis as S
+from simkit.kernels import seedanalysis as SA
 
 PROBE = r"""
 import json
@@ -56,8 +56,8 @@ def test_cold_cache_compiles_each_kernel_once_and_in_two_processes(tmp_path):
     # the helper compiled these; the loop loaded them from the cache
     assert not [n for n in ours if n.split(".")[2] in analysis_modules], ours
     counts = collections.Counter(ours)
-    for name in ("simkit.kernels.history._cohort", "simkit.kernels.history._applicant",
-                 "simkit.kernels.history.pool_baseline", "simkit.kernels.history.pool_outcomes",
+    for name in ("simkit.kernels.treated._cohort", "simkit.kernels.treated._applicant",
+                 "simkit.kernels.pool.pool_baseline", "simkit.kernels.pool.pool_outcomes",
                  "simkit.kernels.matching.prepare_pool_grid", "simkit.kernels.matching.match_prepared_offsets",
                  "simkit.kernels.replicate.run_chunk"):
         assert counts[name] == 1, (name, counts[name])
@@ -80,7 +80,7 @@ def test_median_kernel_matches_numpy(n):
         x = rng.normal(50, 10, n)
         if ties:
             x = np.round(x / 5) * 5
-        got = S.median(x)
+        got = SA.median(x)
         if n == 0:
             assert np.isnan(got)
         else:
@@ -88,7 +88,7 @@ def test_median_kernel_matches_numpy(n):
     if n:
         x = rng.normal(size=n)
         x[n // 2] = np.nan
-        assert np.isnan(S.median(x))
+        assert np.isnan(SA.median(x))
 
 
 @pytest.mark.parametrize("helper", ["/nonexistent/python", "/bin/false"])

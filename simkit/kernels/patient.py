@@ -91,7 +91,7 @@ def population(theta, mix, out):
 
 
 @njit(cache=True, error_model="numpy")
-def draw_base(theta, pop, ub, st):
+def draw_base(theta, pop, ub, ps):
     """Covariates, u, progression rate, duration at the index and eta.
 
     ub[c] = uniform(BASE stream, c): the model functions take their random
@@ -110,26 +110,26 @@ def draw_base(theta, pop, ub, st):
             + theta[RATE_U] * u + theta[RATE_LOG_SD] * qnorm(ub[_C_RATE]))
     logd = (pop[F_DUR_LOG_MEAN] - theta[DURATION_ELASTICITY] * logr
             + pop[F_DUR_LOG_SD] * qnorm(ub[_C_DUR]))
-    st[S_MALE] = male
-    st[S_WHITE] = white
-    st[S_BULBAR] = bulbar
-    st[S_RIL] = ril
-    st[S_AGE] = age
-    st[S_U] = u
-    st[S_LOGR] = logr
-    st[S_R] = math.exp(logr)
-    st[S_LOGD] = logd
-    st[S_D] = math.exp(logd)
-    st[S_ETA] = (theta[BETA_LOG_RATE] * logr + theta[BETA_AGE10] * age10
+    ps[S_MALE] = male
+    ps[S_WHITE] = white
+    ps[S_BULBAR] = bulbar
+    ps[S_RIL] = ril
+    ps[S_AGE] = age
+    ps[S_U] = u
+    ps[S_LOGR] = logr
+    ps[S_R] = math.exp(logr)
+    ps[S_LOGD] = logd
+    ps[S_D] = math.exp(logd)
+    ps[S_ETA] = (theta[BETA_LOG_RATE] * logr + theta[BETA_AGE10] * age10
                  + theta[BETA_BULBAR] * bulbar + theta[BETA_RILUZOLE] * ril + theta[BETA_U] * u)
 
 
 @njit(cache=True, error_model="numpy")
-def draw_shares(theta, ub, st):
+def draw_shares(theta, ub, ps):
     """Domain shares of the loss: the onset region weighted up (spinal onset is
     upper or lower limb with probability 1/2), times uniform heterogeneity."""
     extra = theta[ONSET_WEIGHT] - 1.0
-    bulbar = st[S_BULBAR]
+    bulbar = ps[S_BULBAR]
     upper = np.float64(ub[_C_LIMB] < 0.5)
     v0 = 1.0 + extra * bulbar
     v1 = 1.0 + extra * (1.0 - bulbar) * upper
@@ -148,10 +148,10 @@ def draw_shares(theta, ub, st):
     a1 = v1 * inv
     a2 = v2 * inv
     a3 = v3 * inv
-    st[S_A0] = a0
-    st[S_A0 + 1] = a1
-    st[S_A0 + 2] = a2
-    st[S_A0 + 3] = a3
+    ps[S_A0] = a0
+    ps[S_A0 + 1] = a1
+    ps[S_A0 + 2] = a2
+    ps[S_A0 + 3] = a3
     # spill-over: once a domain reaches 0 its share of further loss moves to the
     # others, so the true total is exactly 48 - loss.  With shares sorted
     # s1 >= s2 >= s3 >= s4 the k-th domain floors at loss
@@ -166,13 +166,13 @@ def draw_shares(theta, ub, st):
     m2 = max(x1, x3)
     s2 = max(m1, m2)
     s3 = min(m1, m2)
-    st[S_TAIL] = 1.0
-    st[S_TAIL + 1] = s2 + s3 + s4
-    st[S_TAIL + 2] = s3 + s4
-    st[S_TAIL + 3] = s4
-    st[S_BRK] = 12.0 / s1
-    st[S_BRK + 1] = 12.0 + 12.0 * (s2 + s3 + s4) / s2
-    st[S_BRK + 2] = 24.0 + 12.0 * (s3 + s4) / s3
+    ps[S_TAIL] = 1.0
+    ps[S_TAIL + 1] = s2 + s3 + s4
+    ps[S_TAIL + 2] = s3 + s4
+    ps[S_TAIL + 3] = s4
+    ps[S_BRK] = 12.0 / s1
+    ps[S_BRK + 1] = 12.0 + 12.0 * (s2 + s3 + s4) / s2
+    ps[S_BRK + 2] = 24.0 + 12.0 * (s3 + s4) / s3
 
 
 @njit(cache=True, error_model="numpy")
@@ -222,7 +222,7 @@ def ou_next(theta, w, dt, u):
 
 
 @njit(cache=True, inline="always", error_model="numpy")
-def rate_visit(st, loss, u1, u2, rater_sd):
+def rate_visit(ps, loss, u1, u2, rater_sd):
     """Observed total, FT9 stage, observed respiratory domain, true total at loss `loss`.
 
     Each domain loses share * x of the loss (x = loss until a domain reaches 0,
@@ -239,15 +239,15 @@ def rate_visit(st, loss, u1, u2, rater_sd):
     b1 = np.int64(u1 * _TWO52)
     b2 = np.int64(u2 * _TWO52)
     # breakpoints increase, so the phase is a count (no data-dependent branch)
-    k = (np.int64(loss >= st[S_BRK]) + np.int64(loss >= st[S_BRK + 1])
-         + np.int64(loss >= st[S_BRK + 2]))
-    x = (loss - 12.0 * k) / st[S_TAIL + k]
+    k = (np.int64(loss >= ps[S_BRK]) + np.int64(loss >= ps[S_BRK + 1])
+         + np.int64(loss >= ps[S_BRK + 2]))
+    x = (loss - 12.0 * k) / ps[S_TAIL + k]
     total = 0.0
     true_total = 0.0
     n_low = 0.0
     resp = 0.0
     for d in range(4):
-        s = min(max(12.0 - st[S_A0 + d] * x, 0.0), 12.0)
+        s = min(max(12.0 - ps[S_A0 + d] * x, 0.0), 12.0)
         true_total += s
         h1 = (b1 >> (13 * d)) & _MASK13
         h2 = (b2 >> (13 * d)) & _MASK13
@@ -260,28 +260,28 @@ def rate_visit(st, loss, u1, u2, rater_sd):
 
 
 @njit(cache=True, inline="always", error_model="numpy")
-def loss_at(st, tau, w, post_rate):
+def loss_at(ps, tau, w, post_rate):
     """Latent points lost at index-relative time tau (months).
 
     Before onset nothing is lost; after the index the rate is `post_rate`
     (r untreated, max(r + delta, 0) treated)."""
-    t = st[S_D] + tau
+    t = ps[S_D] + tau
     if t <= 0.0:
         return 0.0
     if tau <= 0.0:
-        return st[S_R] * t + w
-    return st[S_R] * st[S_D] + post_rate * tau + w
+        return ps[S_R] * t + w
+    return ps[S_R] * ps[S_D] + post_rate * tau + w
 
 
 @njit(cache=True, error_model="numpy")
-def death_time(k, theta, st, log_hr_after_index, e):
+def death_time(k, theta, ps, log_hr_after_index, e):
     """Months since onset at death, given alive at the index (T > D).
 
     Cumulative hazard H(t) = (t / scale)^shape * exp(eta), multiplied by
     exp(log_hr_after_index) after the index; T solves H(T) - H(D) = e, e ~ Exp(1).
     """
-    h_d = math.exp(theta[WEIBULL_SHAPE] * (st[S_LOGD] - k[K_LOG_SCALE]))
-    x = h_d + e * math.exp(-(st[S_ETA] + log_hr_after_index))
+    h_d = math.exp(theta[WEIBULL_SHAPE] * (ps[S_LOGD] - k[K_LOG_SCALE]))
+    x = h_d + e * math.exp(-(ps[S_ETA] + log_hr_after_index))
     return theta[WEIBULL_SCALE] * math.exp(math.log(x) * k[K_INV_SHAPE])
 
 

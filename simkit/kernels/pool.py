@@ -94,7 +94,7 @@ def _pool_draws_block(key, j0, ib0, pks, ubs, uvs):
 
 
 @njit(cache=True, inline="always", error_model="numpy")
-def _pool_core(k, theta, pop, ub, uv, st, res):
+def _pool_core(k, theta, pop, ub, uv, ps, res):
     """Everything about a pool candidate up to the reference baseline, from its
     uniforms (ub, uv: _pool_draws).
 
@@ -103,19 +103,19 @@ def _pool_core(k, theta, pop, ub, uv, st, res):
     (months since onset), 9 w at baseline, 10 true total at baseline,
     11 baseline visit happened (1/0).
     """
-    draw_base(theta, pop, ub, st)
+    draw_base(theta, pop, ub, ps)
     res[0] = 0.0
     res[1] = 0.0
     res[11] = 0.0
-    age = st[S_AGE]
-    if age < pop[F_AGE_MIN] or age > pop[F_AGE_MAX] or st[S_D] > pop[F_MAX_DURATION]:
+    age = ps[S_AGE]
+    if age < pop[F_AGE_MIN] or age > pop[F_AGE_MAX] or ps[S_D] > pop[F_MAX_DURATION]:
         return
-    draw_shares(theta, ub, st)
+    draw_shares(theta, ub, ps)
     rsd = theta[RATER_SD]
-    r = st[S_R]
+    r = ps[S_R]
     b0 = theta[REF_BASELINE_MONTH]
     w_entry = ou_first(theta, uv[V_T0])
-    entry, _ft9e, resp_e, _te = rate_visit(st, loss_at(st, 0.0, w_entry, r), uv[V_N0A], uv[V_N0B], rsd)
+    entry, _ft9e, resp_e, _te = rate_visit(ps, loss_at(ps, 0.0, w_entry, r), uv[V_N0A], uv[V_N0B], rsd)
     res[2] = entry
     if entry < pop[F_MIN_SCORE] or resp_e < pop[F_MIN_RESP]:
         return
@@ -124,7 +124,7 @@ def _pool_core(k, theta, pop, ub, uv, st, res):
     tmin = theta[TRIAL_MONTHS_MIN]
     trial_len = tmin + math.floor(ub[_C_TRIAL_LEN] * (theta[TRIAL_MONTHS_MAX] - tmin + 1.0))
     u_drop = ub[_C_DROPOUT]
-    t_death = death_time(k, theta, st, 0.0, -math.log(uv[V_S]))
+    t_death = death_time(k, theta, ps, 0.0, -math.log(uv[V_S]))
     res[6] = trial_len
     res[7] = u_drop
     res[8] = t_death
@@ -135,15 +135,15 @@ def _pool_core(k, theta, pop, ub, uv, st, res):
         pre = entry
     else:
         w_pre = ou_next(theta, w_entry, m_pre, uv[V_TPRE])
-        pre, _f, _r, _t = rate_visit(st, loss_at(st, m_pre, w_pre, r), uv[V_NPREA], uv[V_NPREB], rsd)
+        pre, _f, _r, _t = rate_visit(ps, loss_at(ps, m_pre, w_pre, r), uv[V_NPREA], uv[V_NPREB], rsd)
     w0 = ou_step(w_pre, k[K_RHO6], k[K_SIG6], uv[V_TB0])
-    s0, ft9, _r0, true0 = rate_visit(st, loss_at(st, b0, w0, r), uv[V_NB0A], uv[V_NB0B], rsd)
+    s0, ft9, _r0, true0 = rate_visit(ps, loss_at(ps, b0, w0, r), uv[V_NB0A], uv[V_NB0B], rsd)
     res[3] = pre
     res[4] = s0
     res[5] = ft9
     res[9] = w0
     res[10] = true0
-    d = st[S_D]
+    d = ps[S_D]
     # visits at pre and baseline; with immortal time M, alive and in the trial
     # at b0 + M (then the visits at b0 + 2, 4, 6 up to M exist too)
     if b0 > trial_len or u_drop >= k[K_STAY_B0] or t_death <= d + b0:
@@ -167,7 +167,7 @@ def pool_baseline(theta, key, out, keys):
     fewer rows than n only if 1000 n candidates did not suffice.
     """
     n = out.shape[0]
-    st = np.empty(N_S)
+    ps = np.empty(N_S)
     res = np.empty(N_RES)
     k = np.empty(N_K)
     prepare_constants(theta, k)
@@ -197,20 +197,20 @@ def pool_baseline(theta, key, out, keys):
             ub[c] = ubs[i, c]
         for c in range(N_UV_POOL):
             uv[c] = uvs[i, c]
-        _pool_core(k, theta, pop, ub, uv, st, res)
+        _pool_core(k, theta, pop, ub, uv, ps, res)
         i += 1
         j += 1
         if res[0] < 0.5:
             continue
-        out[filled, PB_SEX] = st[S_MALE]
-        out[filled, PB_RACE] = 1.0 - st[S_WHITE]
-        out[filled, PB_ONSET] = st[S_BULBAR]
-        out[filled, PB_RILUZOLE] = st[S_RIL]
-        out[filled, PB_AGE] = st[S_AGE] + b0 / 12.0
+        out[filled, PB_SEX] = ps[S_MALE]
+        out[filled, PB_RACE] = 1.0 - ps[S_WHITE]
+        out[filled, PB_ONSET] = ps[S_BULBAR]
+        out[filled, PB_RILUZOLE] = ps[S_RIL]
+        out[filled, PB_AGE] = ps[S_AGE] + b0 / 12.0
         out[filled, PB_ENTRY_SCORE] = res[2]
-        out[filled, PB_U] = st[S_U]
-        out[filled, PB_RATE] = st[S_R]
-        out[filled, PB_DURATION] = st[S_D]
+        out[filled, PB_U] = ps[S_U]
+        out[filled, PB_RATE] = ps[S_R]
+        out[filled, PB_DURATION] = ps[S_D]
         if res[11] > 0.5:
             out[filled, PB_ALSFRS_PRE] = res[3]
             out[filled, PB_ALSFRS_0] = res[4]
@@ -240,7 +240,7 @@ def pool_outcomes(theta, keys, out):
     pool.
     """
     m = keys.shape[0]
-    st = np.empty(N_S)
+    ps = np.empty(N_S)
     res = np.empty(N_RES)
     k = np.empty(N_K)
     prepare_constants(theta, k)
@@ -254,12 +254,12 @@ def pool_outcomes(theta, keys, out):
     for i in range(m):
         pk = keys[i]
         _pool_draws(pk, ib0, ub, uv)
-        _pool_core(k, theta, pop, ub, uv, st, res)
+        _pool_core(k, theta, pop, ub, uv, ps, res)
         trial_len = res[6]
         u_drop = res[7]
         t_death = res[8]
-        d = st[S_D]
-        r = st[S_R]
+        d = ps[S_D]
+        r = ps[S_R]
         tk = derive(pk, PURPOSE_TRAJ)
         nk = derive(pk, PURPOSE_NOISE)
         w = res[9]
@@ -267,7 +267,7 @@ def pool_outcomes(theta, keys, out):
         for v in range(3):
             mo = ib0 + 2 * (v + 1)
             w = ou_step(w, k[K_RHO2], k[K_SIG2], uniform(tk, mo))
-            tot, _f, _r, tt = rate_visit(st, loss_at(st, float(mo), w, r),
+            tot, _f, _r, tt = rate_visit(ps, loss_at(ps, float(mo), w, r),
                                          uniform(nk, 2 * mo), uniform(nk, 2 * mo + 1), rsd)
             if v == 2:
                 true6 = tt
@@ -306,7 +306,7 @@ def retest_entry(theta, keys, out):
     Column 0 is the rating pool_baseline uses; column 1 an independent rater
     (PURPOSE_RETEST noise) of the same latent state: a test-retest pair.
     """
-    st = np.empty(N_S)
+    ps = np.empty(N_S)
     pop = theta[REG0:REG0 + N_POP]
     rsd = theta[RATER_SD]
     ub = np.empty(N_UB_POOL)
@@ -314,9 +314,9 @@ def retest_entry(theta, keys, out):
     for i in range(keys.shape[0]):
         pk = keys[i]
         _pool_draws(pk, int(theta[REF_BASELINE_MONTH]), ub, uv)
-        draw_base(theta, pop, ub, st)
-        draw_shares(theta, ub, st)
-        loss = loss_at(st, 0.0, ou_first(theta, uv[V_T0]), st[S_R])
-        out[i, 0] = rate_visit(st, loss, uv[V_N0A], uv[V_N0B], rsd)[0]
+        draw_base(theta, pop, ub, ps)
+        draw_shares(theta, ub, ps)
+        loss = loss_at(ps, 0.0, ou_first(theta, uv[V_T0]), ps[S_R])
+        out[i, 0] = rate_visit(ps, loss, uv[V_N0A], uv[V_N0B], rsd)[0]
         rk = derive(pk, PURPOSE_RETEST)
-        out[i, 1] = rate_visit(st, loss, uniform(rk, 0), uniform(rk, 1), rsd)[0]
+        out[i, 1] = rate_visit(ps, loss, uniform(rk, 0), uniform(rk, 1), rsd)[0]

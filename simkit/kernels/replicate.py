@@ -4,45 +4,55 @@ A replicate is a pure function of (theta, design vector, seed, condition,
 replicate index): the world draws from keyed streams, the design's random
 choices from derive(root_key, STREAM_DESIGN), so chunks can be cut anywhere.
 
-Output row: the seed analysis' FIELDS (kernels.seedanalysis) followed by
-DESIGN_FIELDS below.
+Output row: the seed analysis' fields followed by the design fields, both
+named in kernels/outputs.py.
+
+The replicate is a sequence of stages, each a function (stage_*), composed by
+`_replicate` and by the profiler (benchmarks/stages.py), which puts a clock
+between them: pool (once per registry), enrol, strata, peek (the analyst who
+looks at outcomes), match, outcomes, assemble, and the analysis steps of
+kernels/seedanalysis.py.
 """
 import numpy as np
 from numba import njit
 
 from . import history as H
-from . import seedanalysis as A
+from . import seedanalysis as SA
 from . import status as st
 from .matching import WORST, match_prepared_offsets, prepare_pool_grid, stratum_offsets
 from .matching import prepare_pool  # noqa: F401  (design.replicate_data uses R.prepare_pool)
+from .outputs import DESIGN_NAMES as DESIGN_FIELDS
 from .rng import derive, root_key
 
-# --- design vector --------------------------------------------------------
+# --- design vector ----------------------------------------------------------
+# Slots of the flat float64 vector the analyst's choices fill (simkit/choices.py
+# maps each choice to its slot; this is the layout the kernels read).
 DESIGN_NAMES = (
     "n_treated", "pool_size", "caliper", "policy", "order",
-    "exact_sex", "exact_race", "exact_onset", "exact_ft9", "exact_riluzole",
+    "exact_sex", "exact_race", "exact_onset", "exact_ft9_stage", "exact_riluzole",
     "firth", "pool_policy", "block_size",
 )
 N_DESIGN = len(DESIGN_NAMES)
-D_N_TREATED, D_POOL_SIZE, D_CALIPER, D_POLICY, D_ORDER = 0, 1, 2, 3, 4
-D_EXACT0 = 5   # 5 flags: sex, race, onset, ft9, riluzole
-D_FIRTH, D_POOL_POLICY, D_BLOCK_SIZE = 10, 11, 12
+_D = DESIGN_NAMES.index
+D_N_TREATED, D_POOL_SIZE, D_CALIPER = _D("n_treated"), _D("pool_size"), _D("caliper")
+D_POLICY, D_ORDER, D_FIRTH = _D("policy"), _D("order"), _D("firth")
+D_POOL_POLICY, D_BLOCK_SIZE = _D("pool_policy"), _D("block_size")
+D_EXACT0 = _D("exact_sex")   # 5 flags: sex, race, onset, ft9_stage, riluzole
+assert DESIGN_NAMES[D_EXACT0:D_EXACT0 + 5] == ("exact_sex", "exact_race", "exact_onset", "exact_ft9_stage",
+                                               "exact_riluzole")
 
-# --- extra output fields --------------------------------------------------
-DESIGN_FIELDS = (
-    "n_treated", "n_matched", "n_unmatched", "match_rate",
-    "n_slope_diff_zero", "n_slope_within_0_3", "n_age_within_5", "n_age_within_10",
-    "mean_u_treated", "mean_u_reference", "mean_pre_slope_treated", "mean_pre_slope_reference",
-    "n_applicants", "pool_n_matchable", "replicate_status",
-)
-N_DESIGN_FIELDS = len(DESIGN_FIELDS)
-OUT_FIELDS = A.FIELDS + DESIGN_FIELDS
+# --- output row: the analysis fields, then the design fields (kernels/outputs.py)
+OUT_FIELDS = SA.FIELDS + DESIGN_FIELDS
 N_OUT = len(OUT_FIELDS)
-O = A.N_FIELDS  # offset of the design fields
-O_N_TREATED, O_N_MATCHED, O_N_UNMATCHED, O_MATCH_RATE = O, O + 1, O + 2, O + 3
-O_SLOPE0, O_SLOPE03, O_AGE5, O_AGE10 = O + 4, O + 5, O + 6, O + 7
-O_U_T, O_U_R, O_PS_T, O_PS_R = O + 8, O + 9, O + 10, O + 11
-O_APPLICANTS, O_POOL_MATCHABLE, O_STATUS = O + 12, O + 13, O + 14
+_O = OUT_FIELDS.index
+O_N_TREATED, O_N_MATCHED, O_N_UNMATCHED = _O("n_treated"), _O("n_matched"), _O("n_unmatched")
+O_MATCH_RATE = _O("match_rate")
+O_SLOPE0, O_SLOPE03 = _O("n_slope_diff_zero"), _O("n_slope_within_0_3")
+O_AGE5, O_AGE10 = _O("n_age_within_5"), _O("n_age_within_10")
+O_U_T, O_U_R = _O("mean_u_treated"), _O("mean_u_reference")
+O_PS_T, O_PS_R = _O("mean_pre_slope_treated"), _O("mean_pre_slope_reference")
+O_APPLICANTS, O_POOL_MATCHABLE, O_STATUS = _O("n_applicants"), _O("pool_n_matchable"), _O("replicate_status")
+del _D, _O
 
 # exact-match variables (sex, race, onset, FT9 stage, riluzole): their radices
 _RADIX = np.array([2, 2, 2, 6, 2], dtype=np.int64)
@@ -184,45 +194,91 @@ def _fresh_badness(theta, pkeys, strata, slope, t_strata, badness):
     return idx[:m], o
 
 
-@njit(cache=True, inline="always")
-def _replicate(theta, dvec, seed, condition, k, filled, n_appl, pool, pkeys, strata, slope, perm,
-               s_stratum, s_slope, offs, n_matchable, cached, ocache, ohave, badness, ws, out):
-    """Fill `out` (f8[N_OUT]) for replicate k, whose treated cohort is in ws
-    (filled rows of n_appl applicants); returns the number of matched pairs.
+@njit(cache=True)
+def chunk_state(dvec):
+    """Arrays one chunk's replicates share: the pool's and the workspace.
 
-    perm / s_stratum / s_slope: the pool sorted (prepare_pool); offs: its
-    stratum_offsets (or empty).  cached: ocache / ohave hold the pool's
-    outcomes, filled on first use (and badness is ready for WORST); else the
-    outcomes of the matched members are computed here.  ws: _workspace."""
-    (tr, twin, t_strata, t_slope, ti, ri, po, time, event, scores, t_sex, t_age, t_ft9,
-     t_onset, t_ril, keybuf, obuf) = ws
-    n_t = tr.shape[0]
-    rkey = root_key(seed, condition, k)
-    for i in range(n_t):
+    Returns (pool, pkeys, strata, slope, badness, ocache, ohave, reused, ws).
+    reused: the pool serves more than one replicate (per condition, or blocks
+    of more than one), so its members' outcomes are cached."""
+    n_t = np.int64(dvec[D_N_TREATED])
+    n_p = np.int64(dvec[D_POOL_SIZE])
+    policy = np.int64(dvec[D_POOL_POLICY])
+    block = np.int64(dvec[D_BLOCK_SIZE])
+    reused = policy == H.POOL_PER_CONDITION or (policy == H.POOL_PER_BLOCK and block > 1)
+    return (np.empty((n_p, H.N_PB)), np.empty(n_p, dtype=np.uint64), np.empty(n_p, dtype=np.int64),
+            np.empty(n_p), np.empty(n_p), np.empty((n_p if reused else 0, H.N_PO)),
+            np.zeros(n_p if reused else 0, dtype=np.bool_), reused,
+            _workspace(n_t, np.empty((n_t, H.N_TC)), np.empty((n_t, H.N_TC))))
+
+
+@njit(cache=True, inline="always")
+def stage_pool(theta, dvec, pk, pool, pkeys, strata, slope, badness, ocache, ohave, reused):
+    """Stage 'pool': a new registry with key pk: generate it, code its strata and sort it.
+
+    Returns (n_matchable, perm, s_stratum, s_slope, offs).  A reused pool's
+    outcome cache is emptied; under WORST its every matchable member's outcome
+    is computed once here (the analyst's peek costs nothing per replicate)."""
+    H.pool_baseline(theta, pk, pool, pkeys)
+    n_ok = _pool_strata(dvec, pool, strata, slope)
+    # pre-slopes are k / 6: one counting sort (prepare_pool if not)
+    perm, s_stratum, s_slope, _grid = prepare_pool_grid(strata, slope, N_CODES, 6.0)
+    offs = stratum_offsets(s_stratum, N_CODES)
+    if reused:
+        ohave[:] = False
+        if np.int64(dvec[D_POLICY]) == WORST:
+            _fill_cache(theta, pkeys, perm, ocache, ohave)
+            for q in range(perm.shape[0]):
+                badness[perm[q]] = -ocache[perm[q], H.PO_TIME_DAYS]
+    return n_ok, perm, s_stratum, s_slope, offs
+
+
+@njit(cache=True, inline="always")
+def stage_strata(dvec, filled, ws):
+    """Stage 'strata': the enrolled treated patients' stratum codes and pre-slopes."""
+    tr, t_strata, t_slope = ws[0], ws[2], ws[3]
+    for i in range(tr.shape[0]):
         if i < filled:
             t_strata[i] = _code(tr[i, H.TC_SEX], tr[i, H.TC_RACE], tr[i, H.TC_ONSET], tr[i, H.TC_FT9],
                                 tr[i, H.TC_RILUZOLE], dvec)
         else:
             t_strata[i] = -1          # enrolment could not fill the cohort
         t_slope[i] = (tr[i, H.TC_ALSFRS_PRE] - tr[i, H.TC_ALSFRS_0]) / 6.0
+
+
+@njit(cache=True, inline="always")
+def stage_peek(theta, dvec, pkeys, strata, slope, cached, badness, ws):
+    """Stage 'peek': under WORST on a pool used once, the outcomes of the pool
+    members a treated patient could be matched to (badness = -survival days).
+    Returns (their pool indices, their outcomes): empty otherwise."""
+    if np.int64(dvec[D_POLICY]) == WORST and not cached:
+        return _fresh_badness(theta, pkeys, strata, slope, ws[2], badness)
+    return np.empty(0, dtype=np.int64), np.empty((0, H.N_PO))
+
+
+@njit(cache=True, inline="always")
+def stage_match(dvec, seed, condition, k, perm, s_stratum, s_slope, offs, badness, ws):
+    """Stage 'match': 1:1 matching; the pairs into ws (ti, ri); returns their number."""
+    t_strata, t_slope, ti, ri = ws[2], ws[3], ws[4], ws[5]
     policy = np.int64(dvec[D_POLICY])
-    worst = policy == WORST
-    f_idx = np.empty(0, dtype=np.int64)
-    f_out = np.empty((0, H.N_PO))
-    if worst and not cached:
-        # the analyst who peeks: badness = shortest survival from baseline
-        f_idx, f_out = _fresh_badness(theta, pkeys, strata, slope, t_strata, badness)
-    bad = badness if worst else badness[:0]
-    dkey = derive(rkey, H.STREAM_DESIGN)
+    bad = badness if policy == WORST else badness[:0]
+    dkey = derive(root_key(seed, condition, k), H.STREAM_DESIGN)
     midx, n_unm = match_prepared_offsets(t_strata, t_slope, perm, s_stratum, s_slope, offs,
                                          dvec[D_CALIPER], policy, np.int64(dvec[D_ORDER]), dkey, bad)
     m = np.int64(0)  # typed: a literal 0 would compile the callees twice
-    for i in range(n_t):
+    for i in range(t_strata.shape[0]):
         if midx[i] >= 0:
             ti[m] = i
             ri[m] = midx[i]
             m += 1
-    # outcomes of the matched pool members only
+    return m
+
+
+@njit(cache=True, inline="always")
+def stage_outcomes(theta, dvec, pkeys, m, cached, ocache, ohave, f_idx, f_out, ws):
+    """Stage 'outcomes': the matched pool members' outcomes into ws (po), from the
+    pool's cache (filled on first use), the peek's outcomes, or computed here."""
+    ri, po, keybuf, obuf = ws[5], ws[6], ws[15], ws[16]
     if cached:
         nmiss = 0
         for q in range(m):
@@ -242,7 +298,7 @@ def _replicate(theta, dvec, seed, condition, k, filled, n_appl, pool, pkeys, str
         for q in range(m):
             for c in range(H.N_PO):
                 po[q, c] = ocache[ri[q], c]
-    elif worst:
+    elif np.int64(dvec[D_POLICY]) == WORST:
         for q in range(m):
             p = np.searchsorted(f_idx, ri[q])
             for c in range(H.N_PO):
@@ -250,6 +306,15 @@ def _replicate(theta, dvec, seed, condition, k, filled, n_appl, pool, pkeys, str
     elif m > 0:
         _outcomes_of(theta, pkeys, ri, m, keybuf, po)
 
+
+@njit(cache=True, inline="always")
+def stage_assemble(pool, m, filled, n_appl, n_matchable, ws, out):
+    """Stage 'assemble': the matched table in the analysis' layout (ws: time,
+    event, scores, treated covariates) and the design fields of `out` (match
+    counts, the pair diagnostics papers print, the hidden mean u per arm)."""
+    (tr, twin, t_strata, t_slope, ti, ri, po, time, event, scores, t_sex, t_age, t_ft9,
+     t_onset, t_ril, keybuf, obuf) = ws
+    n_t = tr.shape[0]
     n_s0 = 0
     n_s03 = 0
     n_a5 = 0
@@ -297,8 +362,6 @@ def _replicate(theta, dvec, seed, condition, k, filled, n_appl, pool, pkeys, str
         su_r += pool[ib, H.PB_U]
         sp_t += ts
         sp_r += pool[ib, H.PB_PRE_SLOPE]
-    A.analyze_pairs(time[:2 * m], event[:2 * m], scores[:2 * m], t_sex[:m], t_age[:m], t_ft9[:m],
-                    t_onset[:m], t_ril[:m], dvec[D_FIRTH] > 0.5, out[:A.N_FIELDS])
     out[O_N_TREATED] = filled
     out[O_N_MATCHED] = m
     out[O_N_UNMATCHED] = n_t - m
@@ -314,6 +377,32 @@ def _replicate(theta, dvec, seed, condition, k, filled, n_appl, pool, pkeys, str
     out[O_APPLICANTS] = n_appl
     out[O_POOL_MATCHABLE] = n_matchable
     out[O_STATUS] = st.OK if m > 0 else st.NOTHING_MATCHED
+
+
+@njit(cache=True, inline="always")
+def stage_analyse(dvec, m, ws, out):
+    """Stage 'analyse': the seed analysis of the m assembled pairs into out."""
+    time, event, scores = ws[7], ws[8], ws[9]
+    SA.analyze_pairs(time[:2 * m], event[:2 * m], scores[:2 * m], ws[10][:m], ws[11][:m], ws[12][:m],
+                    ws[13][:m], ws[14][:m], dvec[D_FIRTH] > 0.5, out[:SA.N_FIELDS])
+
+
+@njit(cache=True, inline="always")
+def _replicate(theta, dvec, seed, condition, k, filled, n_appl, pool, pkeys, strata, slope, perm,
+               s_stratum, s_slope, offs, n_matchable, cached, ocache, ohave, badness, ws, out):
+    """Fill `out` (f8[N_OUT]) for replicate k, whose treated cohort is in ws
+    (filled rows of n_appl applicants); returns the number of matched pairs.
+
+    perm / s_stratum / s_slope: the pool sorted (prepare_pool); offs: its
+    stratum_offsets (or empty).  cached: ocache / ohave hold the pool's
+    outcomes, filled on first use (and badness is ready for WORST); else the
+    outcomes of the matched members are computed here.  ws: _workspace."""
+    stage_strata(dvec, filled, ws)
+    f_idx, f_out = stage_peek(theta, dvec, pkeys, strata, slope, cached, badness, ws)
+    m = stage_match(dvec, seed, condition, k, perm, s_stratum, s_slope, offs, badness, ws)
+    stage_outcomes(theta, dvec, pkeys, m, cached, ocache, ohave, f_idx, f_out, ws)
+    stage_assemble(pool, m, filled, n_appl, n_matchable, ws, out)
+    stage_analyse(dvec, m, ws, out)
     return m
 
 
@@ -343,20 +432,9 @@ def run_chunk(theta, dvec, seed, condition, start, stop, out):
     a counting sort) and its stratum offsets found; a pool used by more than
     one replicate also caches its members' outcomes, a pool used once computes
     only its matched members' outcomes."""
-    n_t = np.int64(dvec[D_N_TREATED])
-    n_p = np.int64(dvec[D_POOL_SIZE])
+    pool, pkeys, strata, slope, badness, ocache, ohave, reused, ws = chunk_state(dvec)
     policy = np.int64(dvec[D_POOL_POLICY])
     block = np.int64(dvec[D_BLOCK_SIZE])
-    reused = policy == H.POOL_PER_CONDITION or (policy == H.POOL_PER_BLOCK and block > 1)
-    worst = np.int64(dvec[D_POLICY]) == WORST
-    pool = np.empty((n_p, H.N_PB))
-    pkeys = np.empty(n_p, dtype=np.uint64)
-    strata = np.empty(n_p, dtype=np.int64)
-    slope = np.empty(n_p)
-    badness = np.empty(n_p)
-    ocache = np.empty((n_p if reused else 0, H.N_PO))
-    ohave = np.zeros(n_p if reused else 0, dtype=np.bool_)
-    ws = _workspace(n_t, np.empty((n_t, H.N_TC)), np.empty((n_t, H.N_TC)))
     have = False
     cur = np.uint64(0)
     n_ok = 0
@@ -365,25 +443,14 @@ def run_chunk(theta, dvec, seed, condition, start, stop, out):
     s_slope = np.empty(0)
     offs = np.empty(0, dtype=np.int64)
     for r in range(stop - start):
-        k = start + r
-        pk = H.pool_key(np.uint64(seed), np.uint64(condition), np.uint64(k), policy, block)
+        kk = np.uint64(start + r)
+        pk = H.pool_key(np.uint64(seed), np.uint64(condition), kk, policy, block)
         if not have or pk != cur:
-            H.pool_baseline(theta, pk, pool, pkeys)
-            n_ok = _pool_strata(dvec, pool, strata, slope)
-            # pre-slopes are k / 6: one counting sort (prepare_pool if not)
-            perm, s_stratum, s_slope, _grid = prepare_pool_grid(strata, slope, N_CODES, 6.0)
-            offs = stratum_offsets(s_stratum, N_CODES)
-            if reused:
-                ohave[:] = False
-                if worst:
-                    # every matchable member's outcome, once per pool
-                    _fill_cache(theta, pkeys, perm, ocache, ohave)
-                    for q in range(perm.shape[0]):
-                        badness[perm[q]] = -ocache[perm[q], H.PO_TIME_DAYS]
+            n_ok, perm, s_stratum, s_slope, offs = stage_pool(theta, dvec, pk, pool, pkeys, strata, slope,
+                                                             badness, ocache, ohave, reused)
             cur = pk
             have = True
-        kk = np.uint64(k)
-        # the report does not use the twins: the same treated rows, less work
+        # stage 'enrol'; the report does not use the twins: the same treated rows, less work
         filled, n_appl = H.treated_cohort_only(theta, H.treated_key(np.uint64(seed), np.uint64(condition), kk),
                                                ws[0])
         _replicate(theta, dvec, np.uint64(seed), np.uint64(condition), kk, filled, n_appl, pool, pkeys,

@@ -2,9 +2,9 @@
 
 `simkit analyze` (one user data set) and every Monte Carlo replicate call
 `analyze_pairs`, so both give the same numbers by construction.  The result is
-a flat float64 vector; `FIELDS` names its entries (NaN = null) and the
-integer constants below index it.  See docs/analysis.md and the contract
-(matched-cohort table v1.1) for the definitions.
+a flat float64 vector; `FIELDS` (kernels/outputs.py) names its entries (NaN = null) and the
+integer constants below index it.  docs/matched-cohort.md (contract v1.1)
+gives the definitions.
 
 Layout of the inputs: n pairs; rows 0..n-1 are the treated patients and rows
 n..2n-1 their reference patients in the same order.
@@ -23,75 +23,70 @@ from .logrank import GEHAN, LOGRANK, PETO, TARONE_WARE, logrank_family_sorted
 from .ols import ols_fit
 from .signedrank import signed_rank
 
-SCALAR_FIELDS = ('n_pairs', 'hr', 'hr_ci_low', 'hr_ci_high', 'hr_p', 'log_hr', 'log_hr_se', 'cox_status', 'median_days_treated', 'median_days_reference', 'median_treated_reached', 'median_reference_reached', 'logrank_p', 'gehan_p', 'tarone_ware_p', 'peto_p', 'logrank_chi2', 'gehan_chi2', 'tarone_ware_chi2', 'peto_chi2', 'tests_status', 'n_events_treated', 'n_events_reference', 'min_survival_p', 'n_decreased', 'n_no_change', 'n_increased', 'early_coef', 'early_se', 'early_ci_low', 'early_ci_high', 'early_p', 'early_status', 'signed_rank_stat', 'signed_rank_p', 'signed_rank_n', 'signed_rank_status', 'treated_coef', 'treated_se', 'treated_p', 'ols_status', 'dropped_survival', 'dropped_classes', 'dropped_early', 'dropped_signed_rank', 'dropped_ols', 'hr_firth', 'hr_firth_ci_low', 'hr_firth_ci_high', 'hr_firth_p', 'cox_firth_status', 'early_coef_firth', 'early_firth_ci_low', 'early_firth_ci_high', 'early_firth_p', 'early_firth_status', 'min_subgroup_p')
+from .outputs import ANALYSIS_NAMES as FIELDS
+from .outputs import SUBGROUP_LEVELS, SUBGROUP_STATS  # noqa: F401  (re-exported)
 
-# (factor, level) of the 12 subgroup rows, in the contract's order.
-SUBGROUP_LEVELS = (('sex', 'M'), ('sex', 'F'), ('age', '<median'), ('age', '>=median'), ('ft9', '1-2'), ('ft9', '3-5'), ('progression', 'fast'), ('progression', 'slow'), ('onset', 'bulbar'), ('onset', 'spinal'), ('riluzole', 'yes'), ('riluzole', 'no'))
-SUBGROUP_STATS = ('n', 'n_decreased', 'n_no_change', 'n_increased', 'ratio', 'chi2_p')
-
-FIELDS = SCALAR_FIELDS + tuple(
-    f"sg_{f}_{lv}_{s}" for f, lv in SUBGROUP_LEVELS for s in SUBGROUP_STATS
-)
 N_FIELDS = len(FIELDS)
-
-N_PAIRS = 0
-HR = 1
-HR_CI_LOW = 2
-HR_CI_HIGH = 3
-HR_P = 4
-LOG_HR = 5
-LOG_HR_SE = 6
-COX_STATUS = 7
-MEDIAN_DAYS_TREATED = 8
-MEDIAN_DAYS_REFERENCE = 9
-MEDIAN_TREATED_REACHED = 10
-MEDIAN_REFERENCE_REACHED = 11
-LOGRANK_P = 12
-GEHAN_P = 13
-TARONE_WARE_P = 14
-PETO_P = 15
-LOGRANK_CHI2 = 16
-GEHAN_CHI2 = 17
-TARONE_WARE_CHI2 = 18
-PETO_CHI2 = 19
-TESTS_STATUS = 20
-N_EVENTS_TREATED = 21
-N_EVENTS_REFERENCE = 22
-MIN_SURVIVAL_P = 23
-N_DECREASED = 24
-N_NO_CHANGE = 25
-N_INCREASED = 26
-EARLY_COEF = 27
-EARLY_SE = 28
-EARLY_CI_LOW = 29
-EARLY_CI_HIGH = 30
-EARLY_P = 31
-EARLY_STATUS = 32
-SIGNED_RANK_STAT = 33
-SIGNED_RANK_P = 34
-SIGNED_RANK_N = 35
-SIGNED_RANK_STATUS = 36
-TREATED_COEF = 37
-TREATED_SE = 38
-TREATED_P = 39
-OLS_STATUS = 40
-DROPPED_SURVIVAL = 41
-DROPPED_CLASSES = 42
-DROPPED_EARLY = 43
-DROPPED_SIGNED_RANK = 44
-DROPPED_OLS = 45
-HR_FIRTH = 46
-HR_FIRTH_CI_LOW = 47
-HR_FIRTH_CI_HIGH = 48
-HR_FIRTH_P = 49
-COX_FIRTH_STATUS = 50
-EARLY_COEF_FIRTH = 51
-EARLY_FIRTH_CI_LOW = 52
-EARLY_FIRTH_CI_HIGH = 53
-EARLY_FIRTH_P = 54
-EARLY_FIRTH_STATUS = 55
-MIN_SUBGROUP_P = 56
-SG0 = 57  # first subgroup field; row L, stat s at SG0 + 6 * L + s
+_I = FIELDS.index
+N_PAIRS = _I("n_pairs")
+HR = _I("hr")
+HR_CI_LOW = _I("hr_ci_low")
+HR_CI_HIGH = _I("hr_ci_high")
+HR_P = _I("hr_p")
+LOG_HR = _I("log_hr")
+LOG_HR_SE = _I("log_hr_se")
+COX_STATUS = _I("cox_status")
+MEDIAN_DAYS_TREATED = _I("median_days_treated")
+MEDIAN_DAYS_REFERENCE = _I("median_days_reference")
+MEDIAN_TREATED_REACHED = _I("median_treated_reached")
+MEDIAN_REFERENCE_REACHED = _I("median_reference_reached")
+LOGRANK_P = _I("logrank_p")
+GEHAN_P = _I("gehan_p")
+TARONE_WARE_P = _I("tarone_ware_p")
+PETO_P = _I("peto_p")
+LOGRANK_CHI2 = _I("logrank_chi2")
+GEHAN_CHI2 = _I("gehan_chi2")
+TARONE_WARE_CHI2 = _I("tarone_ware_chi2")
+PETO_CHI2 = _I("peto_chi2")
+TESTS_STATUS = _I("tests_status")
+N_EVENTS_TREATED = _I("n_events_treated")
+N_EVENTS_REFERENCE = _I("n_events_reference")
+MIN_SURVIVAL_P = _I("min_survival_p")
+N_DECREASED = _I("n_decreased")
+N_NO_CHANGE = _I("n_no_change")
+N_INCREASED = _I("n_increased")
+EARLY_COEF = _I("early_coef")
+EARLY_SE = _I("early_se")
+EARLY_CI_LOW = _I("early_ci_low")
+EARLY_CI_HIGH = _I("early_ci_high")
+EARLY_P = _I("early_p")
+EARLY_STATUS = _I("early_status")
+SIGNED_RANK_STAT = _I("signed_rank_stat")
+SIGNED_RANK_P = _I("signed_rank_p")
+SIGNED_RANK_N = _I("signed_rank_n")
+SIGNED_RANK_STATUS = _I("signed_rank_status")
+TREATED_COEF = _I("treated_coef")
+TREATED_SE = _I("treated_se")
+TREATED_P = _I("treated_p")
+OLS_STATUS = _I("ols_status")
+DROPPED_SURVIVAL = _I("dropped_survival")
+DROPPED_CLASSES = _I("dropped_classes")
+DROPPED_EARLY = _I("dropped_early")
+DROPPED_SIGNED_RANK = _I("dropped_signed_rank")
+DROPPED_OLS = _I("dropped_ols")
+HR_FIRTH = _I("hr_firth")
+HR_FIRTH_CI_LOW = _I("hr_firth_ci_low")
+HR_FIRTH_CI_HIGH = _I("hr_firth_ci_high")
+HR_FIRTH_P = _I("hr_firth_p")
+COX_FIRTH_STATUS = _I("cox_firth_status")
+EARLY_COEF_FIRTH = _I("early_coef_firth")
+EARLY_FIRTH_CI_LOW = _I("early_firth_ci_low")
+EARLY_FIRTH_CI_HIGH = _I("early_firth_ci_high")
+EARLY_FIRTH_P = _I("early_firth_p")
+EARLY_FIRTH_STATUS = _I("early_firth_status")
+MIN_SUBGROUP_P = _I("min_subgroup_p")
+SG0 = _I("sg_sex_M_n")  # first subgroup field; row L, stat s at SG0 + 6 * L + s
+del _I
 
 # columns of the score matrix
 S_PRE, S_0, S_2, S_4, S_6 = 0, 1, 2, 3, 4
@@ -411,20 +406,15 @@ def _subgroups(scores, cls, t_sex, t_age, t_ft9, t_onset, t_ril, n, out):
 
 
 @njit(cache=True)
-def analyze_pairs(time, event, scores, t_sex, t_age, t_ft9, t_onset, t_ril, firth, out):
-    """Fill `out` (f8[N_FIELDS]) with the seed analysis of n matched pairs.
-
-    time f8[2n] days (NaN = missing), event i8[2n] (0/1, -1 = missing),
-    scores f8[2n, 5] ALSFRS-R at months -6, 0, 2, 4, 6 (NaN = missing);
-    treated covariates: t_sex i8[n] (1 = M), t_age f8[n], t_ft9 i8[n],
-    t_onset i8[n] (1 = bulbar), t_ril i8[n] (1 = riluzole).
-    Never raises on degenerate data: NaN plus a reason code per step.
-    """
-    n = t_sex.shape[0]
+def start(n, out):
+    """Step 0: every field null, n_pairs set."""
     out[:] = np.nan
     out[N_PAIRS] = n
-    _survival(time, event, n, firth, out)
 
+
+@njit(cache=True)
+def classes(scores, n, out):
+    """Step 2: the response class of each pair (-1 if a score is missing) and the class counts."""
     cls = np.full(n, -1, dtype=np.int64)
     counts = np.zeros(3)
     for i in range(n):
@@ -437,7 +427,25 @@ def analyze_pairs(time, event, scores, t_sex, t_age, t_ft9, t_onset, t_ril, firt
     out[N_NO_CHANGE] = counts[NO_CHANGE]
     out[N_INCREASED] = counts[INCREASED]
     out[DROPPED_CLASSES] = n - (counts[0] + counts[1] + counts[2])
+    return cls
 
+
+@njit(cache=True)
+def analyze_pairs(time, event, scores, t_sex, t_age, t_ft9, t_onset, t_ril, firth, out):
+    """Fill `out` (f8[N_FIELDS]) with the seed analysis of n matched pairs.
+
+    time f8[2n] days (NaN = missing), event i8[2n] (0/1, -1 = missing),
+    scores f8[2n, 5] ALSFRS-R at months -6, 0, 2, 4, 6 (NaN = missing);
+    treated covariates: t_sex i8[n] (1 = M), t_age f8[n], t_ft9 i8[n],
+    t_onset i8[n] (1 = bulbar), t_ril i8[n] (1 = riluzole).
+    Never raises on degenerate data: NaN plus a reason code per step.
+    The steps are the contract's (docs/matched-cohort.md); benchmarks/stages.py
+    times them one by one.
+    """
+    n = t_sex.shape[0]
+    start(n, out)
+    _survival(time, event, n, firth, out)
+    cls = classes(scores, n, out)
     _early(scores, cls, n, firth, out)
     _signed_rank(scores, n, out)
     _ols(scores, n, out)

@@ -45,7 +45,7 @@ def _censor_and_ascertain(dt, c, u_asc, u_contact, p_unlearnt):
 
 
 @njit(cache=True, error_model="numpy")
-def _applicant(k, theta, pop, ak, st, ub, out, twin, f, with_twin):
+def _applicant(k, theta, pop, ak, ps, ub, out, twin, f, with_twin):
     """Draw applicant `ak`; fill row f of out (and of twin if with_twin) and
     return True if enrolled and analysed.  Without the twin nothing is written
     to `twin`, and out gets the same numbers.  (Rows are indexed, not passed
@@ -56,21 +56,21 @@ def _applicant(k, theta, pop, ak, st, ub, out, twin, f, with_twin):
     for c in range(_C_SHARE + 1):
         ub[c] = uniform(kb, c)
     ub[_C_LIMB] = uniform(kb, _C_LIMB)
-    draw_base(theta, pop, ub, st)
-    age = st[S_AGE]
-    d = st[S_D]
+    draw_base(theta, pop, ub, ps)
+    age = ps[S_AGE]
+    d = ps[S_D]
     if age < pop[F_AGE_MIN] or age > pop[F_AGE_MAX] or d > pop[F_MAX_DURATION]:
         return False
-    draw_shares(theta, ub, st)
+    draw_shares(theta, ub, ps)
     tk = derive(ak, PURPOSE_TRAJ)
     nk = derive(ak, PURPOSE_NOISE)
     rsd = theta[RATER_SD]
-    r = st[S_R]
+    r = ps[S_R]
     # slots: month -6 -> 0, 0 -> 6, 2 -> 8, 4 -> 10, 6 -> 12
     w_pre = ou_first(theta, uniform(tk, 0))
-    pre, _f, _rp, _tp = rate_visit(st, loss_at(st, -6.0, w_pre, r), uniform(nk, 0), uniform(nk, 1), rsd)
+    pre, _f, _rp, _tp = rate_visit(ps, loss_at(ps, -6.0, w_pre, r), uniform(nk, 0), uniform(nk, 1), rsd)
     w0 = ou_step(w_pre, k[K_RHO6], k[K_SIG6], uniform(tk, 6))
-    s0, ft9, resp0, true0 = rate_visit(st, loss_at(st, 0.0, w0, r), uniform(nk, 12), uniform(nk, 13), rsd)
+    s0, ft9, resp0, true0 = rate_visit(ps, loss_at(ps, 0.0, w0, r), uniform(nk, 12), uniform(nk, 13), rsd)
     if s0 < pop[F_MIN_SCORE] or resp0 < pop[F_MIN_RESP]:
         return False
     # retrospective pre-score: recalled, with extra noise
@@ -78,7 +78,7 @@ def _applicant(k, theta, pop, ak, st, ub, out, twin, f, with_twin):
     if theta[RETRO_NOISE] > 0.0:
         pre_rec = clip48(round_half_up(pre + theta[RETRO_NOISE] * std_normal(kb, _C_RETRO)))
     slope = (pre_rec - s0) / 6.0
-    x = theta[SELF_SELECTION] * st[S_U] + theta[REGRESSION_TO_MEAN] * (slope - ENROL_LOGIT_SLOPE_REF)
+    x = theta[SELF_SELECTION] * ps[S_U] + theta[REGRESSION_TO_MEAN] * (slope - ENROL_LOGIT_SLOPE_REF)
     if uniform(kb, _C_ACCEPT) * (1.0 + math.exp(-x)) >= 1.0:
         return False
     # treatment effect (patient-specific) and survival in both worlds
@@ -86,8 +86,8 @@ def _applicant(k, theta, pop, ak, st, ub, out, twin, f, with_twin):
     delta = theta[RATE_CHANGE] + theta[RATE_CHANGE_SD] * std_normal(kb, _C_RATE_CHANGE)
     e = -math.log(uniform(derive(ak, PURPOSE_SURV), 0))
     log_era = math.log(theta[ERA_HR])
-    t_tr = death_time(k, theta, st, log_era + log_hr, e)
-    t_tw = death_time(k, theta, st, log_era, e) if with_twin else np.nan
+    t_tr = death_time(k, theta, ps, log_era + log_hr, e)
+    t_tw = death_time(k, theta, ps, log_era, e) if with_twin else np.nan
     if t_tr <= d + theta[IMMORTAL_TIME_TREATED] and theta[IMMORTAL_TIME_TREATED] > 0.0:
         return False
     # enrolled and analysed: fill both rows
@@ -97,15 +97,15 @@ def _applicant(k, theta, pop, ak, st, ub, out, twin, f, with_twin):
     shift = theta[UNBLINDED_SHIFT]
     for which in range(2 if with_twin else 1):
         rr = out if which == 0 else twin
-        rr[f, TC_SEX] = st[S_MALE]
-        rr[f, TC_RACE] = 1.0 - st[S_WHITE]
-        rr[f, TC_ONSET] = st[S_BULBAR]
-        rr[f, TC_RILUZOLE] = st[S_RIL]
+        rr[f, TC_SEX] = ps[S_MALE]
+        rr[f, TC_RACE] = 1.0 - ps[S_WHITE]
+        rr[f, TC_ONSET] = ps[S_BULBAR]
+        rr[f, TC_RILUZOLE] = ps[S_RIL]
         rr[f, TC_AGE] = age
         rr[f, TC_FT9] = ft9
         rr[f, TC_ALSFRS_PRE] = pre_rec
         rr[f, TC_ALSFRS_0] = s0
-        rr[f, TC_U] = st[S_U]
+        rr[f, TC_U] = ps[S_U]
         rr[f, TC_RATE] = r
         rr[f, TC_DURATION] = d
         rr[f, TC_TRUE_0] = true0
@@ -121,14 +121,14 @@ def _applicant(k, theta, pop, ak, st, ub, out, twin, f, with_twin):
         w = ou_step(w, k[K_RHO2], k[K_SIG2], uniform(tk, slot))
         n1 = uniform(nk, 2 * slot)
         n2 = uniform(nk, 2 * slot + 1)
-        o_tr, _a, _b, tt_tr = rate_visit(st, loss_at(st, mo, w, post_tr), n1, n2, rsd)
+        o_tr, _a, _b, tt_tr = rate_visit(ps, loss_at(ps, mo, w, post_tr), n1, n2, rsd)
         if shift != 0.0:
             o_tr = clip48(round_half_up(o_tr + shift))
         out[f, TC_ALSFRS_2 + v] = o_tr if t_tr > d + mo else np.nan
         if v == 2:
             out[f, TC_TRUE_6] = tt_tr
         if with_twin:
-            o_tw, _c, _e, tt_tw = rate_visit(st, loss_at(st, mo, w, r), n1, n2, rsd)
+            o_tw, _c, _e, tt_tw = rate_visit(ps, loss_at(ps, mo, w, r), n1, n2, rsd)
             twin[f, TC_ALSFRS_2 + v] = o_tw if t_tw > d + mo else np.nan
             if v == 2:
                 twin[f, TC_TRUE_6] = tt_tw
@@ -159,7 +159,7 @@ def _applicant(k, theta, pop, ak, st, ub, out, twin, f, with_twin):
 @njit(cache=True, error_model="numpy")
 def _cohort(theta, key, out, twin, with_twin):
     n = out.shape[0]
-    st = np.empty(N_S)
+    ps = np.empty(N_S)
     pop = np.empty(N_POP)
     population(theta, theta[CASE_MIX], pop)
     k = np.empty(N_K)
@@ -170,7 +170,7 @@ def _cohort(theta, key, out, twin, with_twin):
     cap = 10000 * n + 10000
     while filled < n and j < cap:
         ak = derive(key, j)
-        if _applicant(k, theta, pop, ak, st, ub, out, twin, filled, with_twin):
+        if _applicant(k, theta, pop, ak, ps, ub, out, twin, filled, with_twin):
             out[filled, TC_APPLICANT] = j
             if with_twin:
                 twin[filled, TC_APPLICANT] = j
