@@ -80,7 +80,7 @@ def _alive_at_end(study, c, n_reps):
         r_alive.append(np.mean(tab.event[:, 1] == 0))
     t_alive, r_alive = np.array(t_alive), np.array(r_alive)
     from .performance import mean
-    g = np.array(ks) // d.block_size if d.pool_policy == "block" else None
+    g = np.array(ks) // d.pool_block_size if d.pool_policy == "block" else None
     return mean(t_alive, "treated_alive", g).to_dict(), mean(r_alive, "reference_alive", g).to_dict()
 
 

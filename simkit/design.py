@@ -1,93 +1,58 @@
 """The seed design as a pipeline: enrol -> match -> analyse, for one replicate or a chunk.
 
-`Design` holds the analyst's choices (matching variables, caliper, policy, ...)
-and turns them into the flat vector the numba replicate kernel reads.  The
+`Design` holds the analyst's choices (one field per row of simkit/choices.py:
+matching variables, caliper, match order and choice, registry policy, ...) and
+turns them into the flat vector the numba replicate kernel reads.  The
 world (theta) comes from `simkit.world`.  Everything heavy runs in
 `kernels.replicate`; this module validates, labels and converts.
 """
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, make_dataclass
 
 import numpy as np
 
 from .analysis import MatchedTable
-from .errors import InputError
+from .choices import CHOICES, design_vector
 from .kernels import history as H
 from .kernels import replicate as R
 from .warmup import warm_up
 
-POLICIES = {"nearest": 0, "first": 1, "random": 2, "worst": 3, "optimal": 4}
-ORDERS = {"as_given": 0, "random": 1, "hardest_first": 2}
-EXACT_VARS = ("sex", "race", "onset", "ft9_stage", "riluzole")
-POOL_POLICIES = {"condition": H.POOL_PER_CONDITION, "replicate": H.POOL_PER_REPLICATE,
-                 "block": H.POOL_PER_BLOCK}
 OUT_FIELDS = R.OUT_FIELDS
-CALIPER_UNIT = "ALSFRS-R points/month (absolute difference in pre-slope)"
 
 
-@dataclass(frozen=True)
-class Design:
-    """The analyst's side of the seed design.
-
-    caliper is an absolute difference in pre-slope, in ALSFRS-R points/month
-    (the seed paper: 0.5).  exact: the variables matched exactly.  policy:
-    nearest / first / random / worst (the analyst who peeks at outcomes) /
-    optimal.  order: the order greedy policies visit the treated.
-    pool_policy: one registry per condition (the real registry is one fixed
-    database), per replicate, or per block of block_size replicates.
-    """
-    n_treated: int = 67
-    pool_size: int = 10000
-    caliper: float = 0.5
-    exact: tuple = EXACT_VARS
-    policy: str = "nearest"
-    order: str = "as_given"
-    firth: bool = False
-    pool_policy: str = "condition"
-    block_size: int = 100
+def _design_class():
+    # fields, defaults and checks from the one table of choices (simkit/choices.py)
+    fields = [(c.name, object, field(default=c.default)) for c in CHOICES]
 
     def __post_init__(self):
-        def bad(name, msg):
-            raise InputError(f"design.{name}", msg)
-        if not isinstance(self.n_treated, (int, np.integer)) or isinstance(self.n_treated, bool) \
-                or not 1 <= self.n_treated <= 100_000:
-            bad("n_treated", f"expected an integer 1..100000, got {self.n_treated!r}")
-        if not isinstance(self.pool_size, (int, np.integer)) or isinstance(self.pool_size, bool) \
-                or not 1 <= self.pool_size <= 10_000_000:
-            bad("pool_size", f"expected an integer 1..10000000, got {self.pool_size!r}")
-        if isinstance(self.caliper, bool) or not isinstance(self.caliper, (int, float)) \
-                or not np.isfinite(self.caliper) or self.caliper < 0:
-            bad("caliper", f"expected a number >= 0 in {CALIPER_UNIT}, got {self.caliper!r}")
-        ex = tuple(self.exact)
-        unknown = [v for v in ex if v not in EXACT_VARS]
-        if unknown:
-            bad("exact", f"unknown variable(s) {unknown}; expected a subset of {list(EXACT_VARS)}")
-        object.__setattr__(self, "exact", ex)
-        if self.policy not in POLICIES:
-            bad("policy", f"expected one of {', '.join(POLICIES)}, got {self.policy!r}")
-        if self.order not in ORDERS:
-            bad("order", f"expected one of {', '.join(ORDERS)}, got {self.order!r}")
-        if not isinstance(self.firth, bool):
-            bad("firth", f"expected true or false, got {self.firth!r}")
-        if self.pool_policy not in POOL_POLICIES:
-            bad("pool_policy", f"expected one of {', '.join(POOL_POLICIES)}, got {self.pool_policy!r}")
-        if not isinstance(self.block_size, (int, np.integer)) or self.block_size < 1:
-            bad("block_size", f"expected an integer >= 1, got {self.block_size!r}")
+        for c in CHOICES:
+            object.__setattr__(self, c.name, c.check(getattr(self, c.name), f"{c.section}.{c.name}"))
 
     def vector(self) -> np.ndarray:
-        d = np.zeros(R.N_DESIGN)
-        d[R.D_N_TREATED] = self.n_treated
-        d[R.D_POOL_SIZE] = self.pool_size
-        d[R.D_CALIPER] = self.caliper
-        d[R.D_POLICY] = POLICIES[self.policy]
-        d[R.D_ORDER] = ORDERS[self.order]
-        for k, v in enumerate(EXACT_VARS):
-            d[R.D_EXACT0 + k] = 1.0 if v in self.exact else 0.0
-        d[R.D_FIRTH] = 1.0 if self.firth else 0.0
-        d[R.D_POOL_POLICY] = POOL_POLICIES[self.pool_policy]
-        d[R.D_BLOCK_SIZE] = self.block_size
-        return d
+        """The flat float64 vector the replicate kernel reads (choices.design_vector)."""
+        return design_vector(self.values())
+
+    def values(self) -> dict:
+        return {c.name: getattr(self, c.name) for c in CHOICES}
+
+    doc = ("The analyst's side of the seed design: one field per row of simkit.choices.CHOICES.\n\n"
+           + "\n".join(f"    {c.name} = {c.default!r}: {c.doc}" + (f" [{c.unit}]" if c.unit else "")
+                       for c in CHOICES))
+    return make_dataclass("Design", fields, frozen=True, namespace={
+        "__post_init__": __post_init__, "vector": vector, "values": values, "__doc__": doc,
+        "__module__": __name__})
+
+
+Design = _design_class()
+
+
+def design_of(scenario, firth: bool | None = None) -> Design:
+    """The Design of a validated scenario ([design] section, and [analysis] firth)."""
+    vals = dict(scenario.design)
+    if firth is not None:
+        vals["firth"] = firth
+    return Design(**vals)
 
 
 def run_replicates(theta, design: Design, seed: int, condition: int, start: int, stop: int) -> np.ndarray:

@@ -45,12 +45,12 @@ from pathlib import Path
 import numpy as np
 
 from . import __version__
-from .design import OUT_FIELDS, POLICIES, Design, compute_chunk
+from .choices import CHOICE
+from .design import OUT_FIELDS, Design, compute_chunk, design_of
 from .errors import InputError
+from .kernels import outputs as OUT
 from .scenario import Scenario, read_toml, scenario_from_dict
 
-INT_FIELDS = frozenset({"replicate_status", "cox_status", "tests_status", "early_status",
-                        "signed_rank_status", "ols_status"})
 EXTRA_SECTIONS = ("grid", "conditions", "analysis", "run")
 ANALYSIS_KEYS = {"firth": bool, "alpha": float}
 RUN_KEYS = {"chunk_size": int, "common_random_numbers": bool}
@@ -95,17 +95,6 @@ class Study:
         blob = json.dumps({"data": self.data, "replicates": replicates or self.replicates},
                           sort_keys=True, default=str)
         return hashlib.sha256(blob.encode()).hexdigest()[:16]
-
-
-def design_of(sc: Scenario, firth: bool = False) -> Design:
-    d = sc.design
-    order = d["match_order"]
-    policy = "optimal" if order == "optimal" else d["match_choice"]
-    assert policy in POLICIES
-    return Design(n_treated=d["n_treated"], pool_size=d["pool_size"], caliper=float(d["caliper"]),
-                  exact=tuple(d["exact"]), policy=policy,
-                  order={"given": "as_given", "optimal": "as_given"}.get(order, order),
-                  firth=firth, pool_policy=d["pool_policy"], block_size=d["pool_block_size"])
 
 
 def _mechanisms(data: dict, value, where: str, only=None):
@@ -169,9 +158,7 @@ def study_from_dict(data: dict, text: str = "", path: str | None = None) -> Stud
     for k in analysis:
         if k not in ANALYSIS_KEYS:
             raise InputError(f"analysis.{k}", "unknown key; allowed: " + ", ".join(ANALYSIS_KEYS))
-    firth = analysis.get("firth", False)
-    if not isinstance(firth, bool):
-        raise InputError("analysis.firth", f"expected true or false, got {firth!r}")
+    firth = CHOICE["firth"].check(analysis.get("firth", CHOICE["firth"].default), "analysis.firth")
     alpha = analysis.get("alpha", 0.05)
     if isinstance(alpha, bool) or not isinstance(alpha, (int, float)) or not 0 < alpha < 1:
         raise InputError("analysis.alpha", f"expected a number in (0, 1), got {alpha!r}")
@@ -290,7 +277,6 @@ def build_job(study: Study, replicates: int | None = None, chunk_size: int | Non
               with_truth: bool = True):
     import sys
 
-    from .kernels import replicate as R
     from .montecarlo import Job
     from .warmup import warm_up
     # compile once here (on two cores if numba's cache is empty), not in each worker
@@ -313,20 +299,17 @@ def build_job(study: Study, replicates: int | None = None, chunk_size: int | Non
                            else "")),
         "common_random_numbers": study.common_random_numbers,
         # how replicates share registries: the summary's MCSEs depend on it
-        "pool_policies": [[study.design(c.index).pool_policy, study.design(c.index).block_size]
+        "pool_policies": [[study.design(c.index).pool_policy, study.design(c.index).pool_block_size]
                           for c in study.conditions],
         "conditional_log_hr": [math.log(c.scenario.treatment["hr"]) for c in study.conditions],
     }
     if with_truth:
         attrs["truth"] = truths(study)
-    field_attrs = {f: {"long_name": f} for f in OUT_FIELDS}
-    for f in ("median_days_treated", "median_days_reference"):
-        field_attrs[f]["units"] = "days"
-    field_attrs["log_hr"]["units"] = "log hazard ratio"
+    field_attrs = {f: {"long_name": OUT.DOCS[f], "units": OUT.UNITS[f]} for f in OUT_FIELDS}
     return Job(
         scenario_hash=study.scenario_hash(reps), n_conditions=len(study.conditions), n_replicates=reps,
         chunk_size=min(chunk_size or study.chunk_size, reps), fields=tuple(OUT_FIELDS),
-        int_fields=INT_FIELDS,
+        int_fields=OUT.INT_NAMES,
         compute=functools.partial(compute_chunk, thetas, dvecs, study.seed,
                                   np.array([study.key_condition(c.index) for c in study.conditions])),
         condition_coords=coords, grid_dims=study.grid_dims, attrs=attrs, field_attrs=field_attrs,

@@ -29,23 +29,14 @@ from typing import Any
 
 import numpy as np
 
+from .choices import CHOICE, policy_code
 from .errors import InputError
 from .kernels import matching as _k
 from .kernels import rng as _rng
 
-CALIPER_UNIT = "ALSFRS-R points/month"
-DEFAULT_EXACT = ("sex", "race", "onset", "ft9_stage", "riluzole")
-# the categorical covariates of the matched-cohort table
-ALLOWED_EXACT = ("sex", "race", "onset", "ft9_stage", "riluzole")
-POLICIES = {"nearest": _k.NEAREST, "first": _k.FIRST, "random": _k.RANDOM,
-            "worst": _k.WORST, "optimal": _k.OPTIMAL}
-ORDERS = {"as_given": _k.AS_GIVEN, "random": _k.RANDOM_ORDER,
-          "hardest_first": _k.HARDEST_FIRST}
+CALIPER_UNIT = CHOICE["caliper"].unit
+DEFAULT_EXACT = CHOICE["exact"].default
 SLOPE_COLUMNS = ("pre_rate", "pre_slope")
-
-
-def _allowed(names) -> str:
-    return ", ".join(names)
 
 
 def _n_rows(table, where: str) -> int:
@@ -132,38 +123,7 @@ def _to_float(col: np.ndarray, name: str, where: str) -> np.ndarray:
 
 
 def _check_exact(exact) -> tuple:
-    if isinstance(exact, str):
-        exact = (exact,)
-    try:
-        exact = tuple(exact)
-    except TypeError:
-        raise InputError("exact", f"expected a list of variable names from "
-                                  f"{_allowed(ALLOWED_EXACT)}, got {exact!r}") from None
-    for v in exact:
-        if v not in ALLOWED_EXACT:
-            raise InputError("exact", f"unknown variable {v!r}; allowed: "
-                                      f"{_allowed(ALLOWED_EXACT)}")
-    if len(set(exact)) != len(exact):
-        raise InputError("exact", f"a variable is listed twice in {list(exact)}")
-    return exact
-
-
-def _check_caliper(caliper) -> float:
-    try:
-        c = float(caliper)
-    except (TypeError, ValueError):
-        raise InputError("caliper", f"expected a number >= 0 ({CALIPER_UNIT}), "
-                                    f"got {caliper!r}") from None
-    if isinstance(caliper, bool) or math.isnan(c) or c < 0:
-        raise InputError("caliper", f"expected a number >= 0 ({CALIPER_UNIT}; inf for "
-                                    f"no caliper), got {caliper!r}")
-    return c
-
-
-def _check_choice(value, table: dict, where: str):
-    if not isinstance(value, str) or value not in table:
-        raise InputError(where, f"unknown {where} {value!r}; allowed: {_allowed(table)}")
-    return table[value]
+    return CHOICE["exact"].check((exact,) if isinstance(exact, str) else exact, "exact")
 
 
 @dataclass(frozen=True)
@@ -250,19 +210,19 @@ class MatchResult:
     n_dropped: int
     n_missing: int               # dropped treated with a missing exact variable / slope
     caliper: float
-    policy: str
-    order: str
+    match_choice: str
+    match_order: str
     exact: tuple
     seed: int | None
     caliper_unit: str = CALIPER_UNIT
 
     def summary(self) -> str:
         ex = ", ".join(self.exact) if self.exact else "nothing"
-        visits = {"as_given": "in the given order", "random": "in random order",
+        visits = {"given": "in the given order", "random": "in random order",
                   "hardest_first": "hardest to match first"}
-        how = self.policy if self.policy == "optimal" else \
-            f"{self.policy} (treated visited {visits[self.order]})"
-        lines = [f"1:1 matching without replacement, policy {how}; exact on {ex}; "
+        how = "optimal (least total pre-slope distance per stratum)" if self.match_order == "optimal" else \
+            f"greedy, {self.match_choice} candidate (treated visited {visits[self.match_order]})"
+        lines = [f"1:1 matching without replacement, {how}; exact on {ex}; "
                  f"caliper {self.caliper:g} {self.caliper_unit} on the pre-slope."]
         drop = f"Treated {self.n_treated}, matched {self.n_matched}, dropped {self.n_dropped}"
         if self.n_missing:
@@ -274,33 +234,35 @@ class MatchResult:
                 f"Pre-slope difference exactly 0 in {int(np.sum(a <= _k.SLACK))} of "
                 f"{self.n_matched} pairs, within 0.3 in {int(np.sum(a <= 0.3 + _k.SLACK))}; "
                 f"mean |difference| {a.mean():.3f} {self.caliper_unit}.")
-        if self.seed is not None and (self.policy == "random" or
-                                      (self.order == "random" and self.policy != "optimal")):
+        if self.seed is not None and self.match_order != "optimal" and "random" in (self.match_choice,
+                                                                                    self.match_order):
             lines.append(f"Random choices from seed {self.seed}.")
         return "\n".join(lines)
 
 
-def match_cohorts(treated, pool, exact=DEFAULT_EXACT, caliper=0.5, policy="nearest",
-                  order="as_given", seed=0, badness=None, *, slope: str | None = None,
+def match_cohorts(treated, pool, exact=DEFAULT_EXACT, caliper=CHOICE["caliper"].default,
+                  match_choice=CHOICE["match_choice"].default, match_order=CHOICE["match_order"].default,
+                  seed=0, badness=None, *, slope: str | None = None,
                   key=None) -> MatchResult:
     """Match each treated patient to at most one pool patient (1:1, no replacement).
 
     treated, pool: dicts of numpy arrays or pandas DataFrames; pool may also be a
         PreparedPool (then `exact` must be the pool's, or left at its default).
-    exact: categorical variables matched exactly (any of ALLOWED_EXACT, or ()).
-    caliper: largest |pre-slope difference| in ALSFRS-R points/month (>= 0; inf
-        for none); a difference equal to it counts as within.
-    policy: 'nearest' | 'first' | 'random' | 'worst' | 'optimal' (kernel docs).
-    order: 'as_given' | 'random' | 'hardest_first' (greedy policies only).
-    seed: int >= 0 for the random policy / order (key = rng.root_key(seed, 0, 0));
+    exact, caliper, match_choice, match_order: the analyst's choices, as in a
+        scenario's [design] (simkit.choices.CHOICES says what each allows).
+        caliper: largest |pre-slope difference| in ALSFRS-R points/month (inf for
+        none); a difference equal to it counts as within.
+    seed: int >= 0 for a random choice / order (key = rng.root_key(seed, 0, 0));
         `key` (a uint64) overrides it, e.g. to reproduce a replicate's stream.
     badness: for 'worst', a pool column name or an array over the pool: the
         eligible candidate with the largest value (the worst outcome) is taken.
     slope: pre-slope column name (default: pre_rate, pre_slope, or computed).
     """
-    pol = _check_choice(policy, POLICIES, "policy")
-    ordc = _check_choice(order, ORDERS, "order")
-    cal = _check_caliper(caliper)
+    vals = {"match_choice": CHOICE["match_choice"].check(match_choice),
+            "match_order": CHOICE["match_order"].check(match_order)}
+    pol = policy_code(vals)
+    ordc = CHOICE["match_order"].codes[vals["match_order"]]
+    cal = CHOICE["caliper"].check(caliper)
     if key is None:
         if isinstance(seed, bool) or not isinstance(seed, (int, np.integer)) \
                 or not 0 <= int(seed) < 2 ** 63:
@@ -333,7 +295,7 @@ def match_cohorts(treated, pool, exact=DEFAULT_EXACT, caliper=0.5, policy="neare
 
     if pol == _k.WORST:
         if badness is None:
-            raise InputError("badness", "policy 'worst' needs badness: a pool column "
+            raise InputError("badness", "match_choice 'worst' needs badness: a pool column "
                                         "name or an array with one value per pool row")
         if isinstance(badness, str):
             if prep.source is None or badness not in prep.source:
@@ -355,5 +317,5 @@ def match_cohorts(treated, pool, exact=DEFAULT_EXACT, caliper=0.5, policy="neare
         treated_index=ti, reference_index=ri, match_index=idx,
         slope_diff=t_slope[ti] - prep.slope[ri],
         n_treated=nt, n_matched=int(ti.shape[0]), n_dropped=int(n_unmatched),
-        n_missing=int(missing.sum()), caliper=cal, policy=policy, order=order,
+        n_missing=int(missing.sum()), caliper=cal, match_choice=match_choice, match_order=match_order,
         exact=exact, seed=None if seed is None else int(seed))

@@ -8,7 +8,8 @@ Layout:
     [world]       natural history, registry and clinic populations (simkit.world.PARAMS)
     [mechanisms]  bias mechanisms that live in the world (simkit.world.PARAMS)
     [treatment]   the true treatment effect (simkit.world.PARAMS)
-    [design]      the matched design: n_treated, pool_size, caliper, exact, pools, matching
+    [design]      the analyst's choices (simkit.choices.CHOICES): n_treated, pool_size,
+                  caliper, exact, match_order, match_choice, pool_policy, pool_block_size
 
 Validation is table-driven: SECTIONS maps a section name to {key: Field}; a
 Field checks one value.  An unknown section or key, a value of the wrong type
@@ -26,6 +27,7 @@ from typing import Any, Callable
 
 import numpy as np
 
+from . import choices as CH
 from . import world as W
 from .errors import InputError
 
@@ -56,31 +58,6 @@ def int_field(default, lo=-math.inf, hi=math.inf, doc=""):
     return Field(default, lambda v, w: _num(v, w, integer=True, lo=lo, hi=hi), doc)
 
 
-def float_field(default, lo=-math.inf, hi=math.inf, lo_open=False, doc=""):
-    return Field(default, lambda v, w: _num(v, w, lo=lo, hi=hi, lo_open=lo_open), doc)
-
-
-def choice_field(default, choices, doc=""):
-    def check(v, w):
-        if not isinstance(v, str) or v not in choices:
-            raise InputError(w, f"expected one of {', '.join(map(repr, choices))}, got {v!r}")
-        return v
-    return Field(default, check, doc)
-
-
-def subset_field(default, choices, doc=""):
-    def check(v, w):
-        if not isinstance(v, list) or not all(isinstance(x, str) for x in v):
-            raise InputError(w, f"expected a list of names from {', '.join(choices)}, got {v!r}")
-        bad = [x for x in v if x not in choices]
-        if bad:
-            raise InputError(w, f"unknown name {bad[0]!r}; allowed: {', '.join(choices)}")
-        if len(set(v)) != len(v):
-            raise InputError(w, f"names repeat in {v!r}")
-        return list(v)
-    return Field(list(default), check, doc)
-
-
 def text_field(default="", doc=""):
     def check(v, w):
         if not isinstance(v, str):
@@ -93,21 +70,12 @@ def _param_field(p: W.Param) -> Field:
     return Field(p.default, lambda v, w, p=p: p.validate(v, w), p.doc)
 
 
-EXACT_VARIABLES = ("sex", "race", "onset", "ft9_stage", "riluzole")
+def _choice_field(c: CH.Choice) -> Field:
+    return Field(c.default, c.check, c.doc + (f" [{c.unit}]" if c.unit else ""))
 
-DESIGN_FIELDS = {
-    "n_treated": int_field(67, 1, 100_000, "treated patients analysed"),
-    "pool_size": int_field(10_000, 1, 10_000_000, "registry patients (trial participants)"),
-    "caliper": float_field(0.5, 0.0, math.inf, doc="absolute pre-slope caliper, points/month"),
-    "exact": subset_field(EXACT_VARIABLES, EXACT_VARIABLES, "variables matched exactly"),
-    "pool_policy": choice_field("condition", tuple(W.POOL_POLICIES),
-                                "one registry per condition, per replicate or per block"),
-    "pool_block_size": int_field(100, 1, 2**62, "replicates per pool when pool_policy = 'block'"),
-    "match_order": choice_field("given", ("given", "random", "hardest_first", "optimal"),
-                                "order the treated are matched in (or optimal matching)"),
-    "match_choice": choice_field("nearest", ("nearest", "first", "random", "worst"),
-                                 "which eligible candidate a greedy match takes"),
-}
+
+# the analyst's choices: one table (simkit/choices.py) for scenario files, Design and the CLI
+DESIGN_FIELDS = {c.name: _choice_field(c) for c in CH.CHOICES if c.section == "design"}
 
 SECTIONS: dict[str, dict[str, Field]] = {
     "world": {p.name: _param_field(p) for p in W.PARAMS if p.section == "world"},
@@ -223,6 +191,11 @@ def fields_markdown() -> str:
     out = ["| key | default | meaning |", "|---|---|---|"]
     out += [f"| `{k}` | `{fmt(f.default)}` | {f.doc} |" for k, f in TOP_FIELDS.items()]
     for sec, table in SECTIONS.items():
+        if sec == "design":   # the analyst's choices: with their allowed values
+            out += ["", "**[design]**", "", CH.markdown("design"), "", "**[analysis]**", "",
+                    CH.markdown("analysis"),
+                    "| `alpha` | `0.05` | a number in (0, 1) | two-sided level of the rejection rates |"]
+            continue
         out += ["", f"**[{sec}]**", "", "| key | default | meaning |", "|---|---|---|"]
         for k, f in table.items():
             unit = ""

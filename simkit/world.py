@@ -7,10 +7,10 @@ values into the flat vector the kernels read, in the order of
 equation and the source of every default.
 
 Public names:
-    PARAMS, PARAM, MECHANISMS_OFF, POOL_POLICIES, TABLE_COLUMNS
+    PARAMS, PARAM, MECHANISMS_OFF, TABLE_COLUMNS
     build_theta(params=None, **overrides) -> np.ndarray;  theta_dict(theta) -> dict
     default_params() -> dict;  fair_params(params=None) -> dict
-    pool_key(seed, condition, replicate, policy="condition", block_size=1) -> np.uint64
+    pool_key(seed, condition, replicate, pool_policy="condition", pool_block_size=1) -> np.uint64
     treated_key(seed, condition, replicate) -> np.uint64
     generate_pool(theta, key, n) -> Pool
     pool_outcomes(theta, keys) -> dict of arrays
@@ -269,18 +269,15 @@ def theta_dict(theta: np.ndarray) -> dict:
 
 # --------------------------------------------------------------------- keys
 
-POOL_POLICIES = {"condition": H.POOL_PER_CONDITION, "replicate": H.POOL_PER_REPLICATE,
-                 "block": H.POOL_PER_BLOCK}
-
-
-def pool_key(seed: int, condition: int, replicate: int, policy: str = "condition",
-             block_size: int = 1) -> np.uint64:
+def pool_key(seed: int, condition: int, replicate: int, pool_policy: str = "condition",
+             pool_block_size: int = 1) -> np.uint64:
     """Pool key under a pool policy: one registry per condition, per replicate or
     per block of `block_size` replicates (numba twin: kernels.history.pool_key)."""
-    if policy not in POOL_POLICIES:
-        raise InputError("pool_policy", f"expected one of {', '.join(POOL_POLICIES)}, got {policy!r}")
+    from .choices import CHOICE
+    c = CHOICE["pool_policy"]
+    code = c.codes[c.check(pool_policy)]
     return np.uint64(H.pool_key(np.uint64(seed), np.uint64(condition), np.uint64(replicate),
-                                POOL_POLICIES[policy], np.int64(block_size)))
+                                code, np.int64(CHOICE["pool_block_size"].check(pool_block_size))))
 
 
 def treated_key(seed: int, condition: int, replicate: int) -> np.uint64:

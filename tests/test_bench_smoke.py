@@ -34,9 +34,9 @@ def test_profile_and_limit(tmp_path):
     _doc(tmp_path / "profile.json")
 
 
-@pytest.mark.parametrize("kw", [{}, {"policy": "worst"}, {"policy": "optimal", "firth": True},
-                                {"pool_policy": "block", "block_size": 2, "policy": "random",
-                                 "order": "hardest_first"}])
+@pytest.mark.parametrize("kw", [{}, {"match_choice": "worst"}, {"match_order": "optimal", "firth": True},
+                                {"pool_policy": "block", "pool_block_size": 2, "match_choice": "random",
+                                 "match_order": "hardest_first"}, {"match_choice": "worst", "pool_policy": "replicate"}])
 def test_profiled_chunk_is_run_chunk(kw):
     import stages as S
     from simkit import world

@@ -6,7 +6,7 @@ from simkit import world
 from simkit.analysis import analyze, read_table
 from simkit.design import OUT_FIELDS, Design, replicate_data, run_replicates
 from simkit.errors import InputError
-from simkit.kernels import seedanalysis as A
+from simkit.kernels import seedanalysis as SA
 
 THETA = world.build_theta()
 SMALL = Design(pool_size=2000, n_treated=30)
@@ -18,7 +18,7 @@ def _same(a, b):
 
 @pytest.mark.parametrize("pool_policy", ["condition", "replicate", "block"])
 def test_chunks_do_not_matter(pool_policy):
-    d = Design(pool_size=2000, n_treated=30, pool_policy=pool_policy, block_size=3)
+    d = Design(pool_size=2000, n_treated=30, pool_policy=pool_policy, pool_block_size=3)
     whole = run_replicates(THETA, d, 11, 2, 0, 9)
     parts = np.vstack([run_replicates(THETA, d, 11, 2, a, b) for a, b in ((0, 2), (2, 7), (7, 9))])
     assert _same(whole, parts)
@@ -36,7 +36,7 @@ def test_exported_table_reanalyses_to_the_stored_row(tmp_path, seed, cond, k):
     f = tmp_path / "rep.csv"
     rd.table.write_csv(f)
     v = analyze(read_table(f)).vector
-    assert _same(v, row[:A.N_FIELDS])
+    assert _same(v, row[:SA.N_FIELDS])
     assert rd.table.n_pairs == int(row[OUT_FIELDS.index("n_matched")])
 
 
@@ -59,9 +59,9 @@ def test_nothing_matched_is_a_status_not_an_error():
 
 
 @pytest.mark.parametrize("kw, field", [
-    ({"caliper": -1}, "design.caliper"), ({"policy": "best"}, "design.policy"),
+    ({"caliper": -1}, "design.caliper"), ({"match_choice": "best"}, "design.match_choice"),
     ({"exact": ("sex", "eye_colour")}, "design.exact"), ({"n_treated": 0}, "design.n_treated"),
-    ({"pool_policy": "x"}, "design.pool_policy"), ({"order": "z"}, "design.order"),
+    ({"pool_policy": "x"}, "design.pool_policy"), ({"match_order": "z"}, "design.match_order"),
 ])
 def test_bad_design_names_the_field(kw, field):
     with pytest.raises(InputError) as e:
@@ -69,7 +69,9 @@ def test_bad_design_names_the_field(kw, field):
     assert field in str(e.value)
 
 
-@pytest.mark.parametrize("policy", ["nearest", "first", "random", "worst", "optimal"])
-def test_every_policy_runs(policy):
-    rows = run_replicates(THETA, Design(pool_size=1500, n_treated=20, policy=policy, order="random"), 2, 0, 0, 2)
+@pytest.mark.parametrize("choice, order", [("nearest", "random"), ("first", "random"), ("random", "random"),
+                                           ("worst", "random"), ("nearest", "optimal")])
+def test_every_policy_runs(choice, order):
+    rows = run_replicates(THETA, Design(pool_size=1500, n_treated=20, match_choice=choice, match_order=order),
+                          2, 0, 0, 2)
     assert np.all(rows[:, OUT_FIELDS.index("n_matched")] > 0)

@@ -449,9 +449,11 @@ def test_match_cohorts_equals_twin_and_reports_drops():
         exact = DEFAULT_EXACT if case % 3 else ("sex", "race")
         cal = [0.0, 0.5, 1.0][case % 3]
         policy = ["nearest", "first", "random", "worst", "optimal"][case % 5]
-        order = ["as_given", "random", "hardest_first"][case % 3]
-        res = match_cohorts(treated, pool, exact=exact, caliper=cal, policy=policy,
-                            order=order, seed=case, badness="time_days")
+        order = ["given", "random", "hardest_first"][case % 3]
+        res = match_cohorts(treated, pool, exact=exact, caliper=cal,
+                            match_choice=policy if policy != "optimal" else "nearest",
+                            match_order=order if policy != "optimal" else "optimal",
+                            seed=case, badness="time_days")
         tsl = (treated["alsfrs_pre"] - treated["alsfrs_0"]) / 6
         psl = (pool["alsfrs_pre"] - pool["alsfrs_0"]) / 6
         ts, ps = _python_strata(treated, pool, exact)
@@ -462,7 +464,7 @@ def test_match_cohorts_equals_twin_and_reports_drops():
         else:
             pol = {"nearest": K.NEAREST, "first": K.FIRST, "random": K.RANDOM,
                    "worst": K.WORST}[policy]
-            ordc = {"as_given": K.AS_GIVEN, "random": K.RANDOM_ORDER,
+            ordc = {"given": K.AS_GIVEN, "random": K.RANDOM_ORDER,
                     "hardest_first": K.HARDEST_FIRST}[order]
             want = twin_greedy(ts, tsl, ps, psl, cal, pol, ordc, np.uint64(root_key(case, 0, 0)),
                                np.asarray(pool["time_days"], float))
@@ -472,7 +474,8 @@ def test_match_cohorts_equals_twin_and_reports_drops():
         assert res.n_matched + res.n_dropped == n
         assert res.n_dropped == int(np.sum(res.match_index < 0))
         assert res.caliper == cal and res.caliper_unit == CALIPER_UNIT
-        assert res.policy == policy and res.exact == tuple(exact)
+        assert res.match_choice == (policy if policy != "optimal" else "nearest")
+        assert res.exact == tuple(exact)
         for ti, ri in zip(res.treated_index, res.reference_index):
             for v in exact:
                 assert treated[v][ti] == pool[v][ri]
@@ -510,9 +513,9 @@ def test_prepared_pool_gives_the_same_result():
     prep = prepare_pool(pool)
     for seed in range(5):
         treated = cohort(rng, 67)
-        for policy in ("nearest", "random", "optimal"):
-            a = match_cohorts(treated, pool, policy=policy, order="random", seed=seed)
-            b = match_cohorts(treated, prep, policy=policy, order="random", seed=seed)
+        for choice, order in (("nearest", "random"), ("random", "random"), ("nearest", "optimal")):
+            a = match_cohorts(treated, pool, match_choice=choice, match_order=order, seed=seed)
+            b = match_cohorts(treated, prep, match_choice=choice, match_order=order, seed=seed)
             np.testing.assert_array_equal(a.match_index, b.match_index)
     with pytest.raises(InputError) as e:
         match_cohorts(cohort(rng, 3), prep, exact=("sex",))
@@ -526,25 +529,25 @@ def test_slope_from_scores_and_worst_badness():
     pool = {"sex": np.array(["M", "M", "M", "F"]), "alsfrs_pre": np.array([40, 41, 40, 40]),
             "alsfrs_0": np.array([37, 37, 34, 37]), "t": np.array([900., 100., 50., 1.])}
     # slopes 0.5 vs pool 0.5, 4/6, 1.0 (and a woman)
-    r = match_cohorts(treated, pool, exact=("sex",), policy="worst", badness=-pool["t"])
+    r = match_cohorts(treated, pool, exact=("sex",), match_choice="worst", badness=-pool["t"])
     assert r.reference_index.tolist() == [2]
-    r = match_cohorts(treated, pool, exact=("sex",), policy="worst", badness="t")
+    r = match_cohorts(treated, pool, exact=("sex",), match_choice="worst", badness="t")
     assert r.reference_index.tolist() == [0]
     r = match_cohorts(treated, pool, exact=(), caliper=0.0)
     assert r.reference_index.tolist() == [0] and "exactly 0 in 1 of 1" in r.summary()
 
 
 @pytest.mark.parametrize("kwargs, where, words", [
-    ({"policy": "closest"}, "policy", ["nearest", "first", "random", "worst", "optimal"]),
-    ({"order": "sorted"}, "order", ["as_given", "random", "hardest_first"]),
+    ({"match_choice": "closest"}, "match_choice", ["nearest", "first", "random", "worst"]),
+    ({"match_order": "sorted"}, "match_order", ["given", "random", "hardest_first", "optimal"]),
     ({"exact": ("sex", "age")}, "exact", ["'age'", "ft9_stage", "riluzole"]),
-    ({"exact": ("sex", "sex")}, "exact", ["twice"]),
+    ({"exact": ("sex", "sex")}, "exact", ["repeat"]),
     ({"caliper": -0.1}, "caliper", [">= 0", CALIPER_UNIT]),
     ({"caliper": float("nan")}, "caliper", [">= 0"]),
     ({"caliper": "wide"}, "caliper", [">= 0"]),
-    ({"policy": "worst"}, "badness", ["pool column"]),
-    ({"policy": "worst", "badness": [1.0]}, "badness", ["1 values for a pool of 4"]),
-    ({"policy": "worst", "badness": "nope"}, "badness", ["'nope'"]),
+    ({"match_choice": "worst"}, "badness", ["pool column"]),
+    ({"match_choice": "worst", "badness": [1.0]}, "badness", ["1 values for a pool of 4"]),
+    ({"match_choice": "worst", "badness": "nope"}, "badness", ["'nope'"]),
     ({"seed": -1}, "seed", ["integer"]),
 ])
 def test_invalid_arguments(kwargs, where, words):
