@@ -15,10 +15,8 @@ from typing import Any, Mapping
 import numpy as np
 
 from .errors import InputError
-from .kernels import seedanalysis as K
+from .kernels import seedanalysis as SA
 from .kernels import status as st
-
-Z95 = 1.959963984540054
 
 REQUIRED_COLUMNS = (
     "pair_id", "arm", "sex", "race", "onset", "riluzole", "age", "ft9_stage",
@@ -302,11 +300,11 @@ class CoxResult:
         return self.log_hr / self.se if self.se and math.isfinite(self.se) else float("nan")
 
     def confidence_interval(self, confidence_level: float = 0.95):
+        """Wald interval of the HR at this level (the stored one at 0.95)."""
         if confidence_level == 0.95:
             return (self.ci_low, self.ci_high)
-        from scipy.stats import norm
-        z = norm.ppf(0.5 + confidence_level / 2)
-        return (math.exp(self.log_hr - z * self.se), math.exp(self.log_hr + z * self.se))
+        lo, hi = _wald_interval(self.log_hr, self.se, confidence_level)
+        return (math.exp(lo), math.exp(hi))
 
 
 @dataclass(frozen=True)
@@ -336,9 +334,22 @@ class ClassesResult:
         return self.n_decreased + self.n_no_change + self.n_increased
 
 
+def _wald_interval(estimate, se, confidence_level, df=None):
+    """estimate -+ q se, q the normal (df None) or t(df) quantile of the level."""
+    if not 0 < confidence_level < 1:
+        raise InputError("confidence_level", f"expected a number in (0, 1), got {confidence_level!r}")
+    from scipy import stats
+    p = 0.5 + confidence_level / 2
+    q = stats.norm.ppf(p) if df is None else stats.t.ppf(p, df)
+    return (estimate - q * se, estimate + q * se)
+
+
 @dataclass(frozen=True)
 class CoefResult:
-    """One coefficient of a regression: estimate, SE, Wald / t p and 95% CI."""
+    """One coefficient of a regression: estimate, SE, Wald / t p and 95% CI.
+
+    df: residual degrees of freedom of a t-based coefficient (OLS), None for a
+    Wald (normal) one; confidence_interval(level) uses the matching quantile."""
     name: str
     estimate: float
     se: float
@@ -346,9 +357,14 @@ class CoefResult:
     ci_low: float
     ci_high: float
     status: str
+    df: float | None = None
 
     def confidence_interval(self, confidence_level: float = 0.95):
-        return (self.ci_low, self.ci_high)
+        if confidence_level == 0.95 and math.isfinite(self.ci_low):
+            return (self.ci_low, self.ci_high)
+        if not (math.isfinite(self.estimate) and math.isfinite(self.se)):
+            return (math.nan, math.nan)
+        return _wald_interval(self.estimate, self.se, confidence_level, self.df)
 
 
 @dataclass(frozen=True)
@@ -437,6 +453,15 @@ class AnalysisResult:
         return d
 
 
+def _ols_coef(v) -> CoefResult:
+    # t-based: 2 m rows (m pairs with every value) and 3 coefficients
+    df = 2.0 * (v[SA.N_PAIRS] - v[SA.DROPPED_OLS]) - 3.0
+    est, se = v[SA.TREATED_COEF], v[SA.TREATED_SE]
+    lo, hi = _wald_interval(est, se, 0.95, df) if df > 0 and math.isfinite(se) else (np.nan, np.nan)
+    return CoefResult("treated", est, se, v[SA.TREATED_P], lo, hi, st.name(int(v[SA.OLS_STATUS]) if math.isfinite(v[SA.OLS_STATUS]) else 0),
+                      df=df if df > 0 else None)
+
+
 def result_from_vector(v: np.ndarray, firth: bool = False) -> AnalysisResult:
     """Wrap the kernel's flat vector (see `kernels.seedanalysis.FIELDS`)."""
     def i(k):
@@ -446,41 +471,40 @@ def result_from_vector(v: np.ndarray, firth: bool = False) -> AnalysisResult:
     def code(k):
         return st.name(i(k))
 
-    cox = CoxResult(v[K.HR], v[K.HR_CI_LOW], v[K.HR_CI_HIGH], v[K.HR_P], v[K.LOG_HR], v[K.LOG_HR_SE],
-                    code(K.COX_STATUS), i(K.N_EVENTS_TREATED), i(K.N_EVENTS_REFERENCE))
+    cox = CoxResult(v[SA.HR], v[SA.HR_CI_LOW], v[SA.HR_CI_HIGH], v[SA.HR_P], v[SA.LOG_HR], v[SA.LOG_HR_SE],
+                    code(SA.COX_STATUS), i(SA.N_EVENTS_TREATED), i(SA.N_EVENTS_REFERENCE))
     tests = {
-        name: SurvivalTestResult(name, v[c], v[p], code(K.TESTS_STATUS))
-        for name, c, p in (("logrank", K.LOGRANK_CHI2, K.LOGRANK_P), ("gehan", K.GEHAN_CHI2, K.GEHAN_P),
-                           ("tarone_ware", K.TARONE_WARE_CHI2, K.TARONE_WARE_P), ("peto", K.PETO_CHI2, K.PETO_P))
+        name: SurvivalTestResult(name, v[c], v[p], code(SA.TESTS_STATUS))
+        for name, c, p in (("logrank", SA.LOGRANK_CHI2, SA.LOGRANK_P), ("gehan", SA.GEHAN_CHI2, SA.GEHAN_P),
+                           ("tarone_ware", SA.TARONE_WARE_CHI2, SA.TARONE_WARE_P), ("peto", SA.PETO_CHI2, SA.PETO_P))
     }
     subgroups = []
-    for L, (fac, lev) in enumerate(K.SUBGROUP_LEVELS):
-        b = K.SG0 + 6 * L
+    for L, (fac, lev) in enumerate(SA.SUBGROUP_LEVELS):
+        b = SA.SG0 + 6 * L
         subgroups.append(SubgroupRow(fac, lev, i(b), i(b + 1), i(b + 2), i(b + 3), v[b + 4], v[b + 5]))
     res = AnalysisResult(
-        n_pairs=i(K.N_PAIRS),
+        n_pairs=i(SA.N_PAIRS),
         cox=cox,
-        medians=MedianResult(v[K.MEDIAN_DAYS_TREATED], v[K.MEDIAN_DAYS_REFERENCE],
-                             bool(v[K.MEDIAN_TREATED_REACHED] == 1), bool(v[K.MEDIAN_REFERENCE_REACHED] == 1)),
+        medians=MedianResult(v[SA.MEDIAN_DAYS_TREATED], v[SA.MEDIAN_DAYS_REFERENCE],
+                             bool(v[SA.MEDIAN_TREATED_REACHED] == 1), bool(v[SA.MEDIAN_REFERENCE_REACHED] == 1)),
         tests=tests,
-        classes=ClassesResult(i(K.N_DECREASED), i(K.N_NO_CHANGE), i(K.N_INCREASED)),
-        early=CoefResult("early_response", v[K.EARLY_COEF], v[K.EARLY_SE], v[K.EARLY_P],
-                         v[K.EARLY_CI_LOW], v[K.EARLY_CI_HIGH], code(K.EARLY_STATUS)),
-        signed_rank=SignedRankResult(v[K.SIGNED_RANK_STAT], v[K.SIGNED_RANK_P], i(K.SIGNED_RANK_N),
-                                     code(K.SIGNED_RANK_STATUS)),
-        ols_treated=CoefResult("treated", v[K.TREATED_COEF], v[K.TREATED_SE], v[K.TREATED_P],
-                               np.nan, np.nan, code(K.OLS_STATUS)),
+        classes=ClassesResult(i(SA.N_DECREASED), i(SA.N_NO_CHANGE), i(SA.N_INCREASED)),
+        early=CoefResult("early_response", v[SA.EARLY_COEF], v[SA.EARLY_SE], v[SA.EARLY_P],
+                         v[SA.EARLY_CI_LOW], v[SA.EARLY_CI_HIGH], code(SA.EARLY_STATUS)),
+        signed_rank=SignedRankResult(v[SA.SIGNED_RANK_STAT], v[SA.SIGNED_RANK_P], i(SA.SIGNED_RANK_N),
+                                     code(SA.SIGNED_RANK_STATUS)),
+        ols_treated=_ols_coef(v),
         subgroups=subgroups,
-        dropped={s: i(k) for s, k in zip(STEPS, (K.DROPPED_SURVIVAL, K.DROPPED_CLASSES, K.DROPPED_EARLY,
-                                                 K.DROPPED_SIGNED_RANK, K.DROPPED_OLS))},
-        min_survival_p=v[K.MIN_SURVIVAL_P],
-        min_subgroup_p=v[K.MIN_SUBGROUP_P],
-        firth_cox=(CoxResult(v[K.HR_FIRTH], v[K.HR_FIRTH_CI_LOW], v[K.HR_FIRTH_CI_HIGH], v[K.HR_FIRTH_P],
-                             math.log(v[K.HR_FIRTH]) if v[K.HR_FIRTH] > 0 else np.nan, np.nan,
-                             code(K.COX_FIRTH_STATUS), i(K.N_EVENTS_TREATED), i(K.N_EVENTS_REFERENCE),
+        dropped={s: i(k) for s, k in zip(STEPS, (SA.DROPPED_SURVIVAL, SA.DROPPED_CLASSES, SA.DROPPED_EARLY,
+                                                 SA.DROPPED_SIGNED_RANK, SA.DROPPED_OLS))},
+        min_survival_p=v[SA.MIN_SURVIVAL_P],
+        min_subgroup_p=v[SA.MIN_SUBGROUP_P],
+        firth_cox=(CoxResult(v[SA.HR_FIRTH], v[SA.HR_FIRTH_CI_LOW], v[SA.HR_FIRTH_CI_HIGH], v[SA.HR_FIRTH_P],
+                             math.log(v[SA.HR_FIRTH]) if v[SA.HR_FIRTH] > 0 else np.nan, np.nan,
+                             code(SA.COX_FIRTH_STATUS), i(SA.N_EVENTS_TREATED), i(SA.N_EVENTS_REFERENCE),
                              method="cox-efron-firth") if firth else None),
-        firth_early=(CoefResult("early_response_firth", v[K.EARLY_COEF_FIRTH], np.nan, v[K.EARLY_FIRTH_P],
-                                v[K.EARLY_FIRTH_CI_LOW], v[K.EARLY_FIRTH_CI_HIGH], code(K.EARLY_FIRTH_STATUS))
+        firth_early=(CoefResult("early_response_firth", v[SA.EARLY_COEF_FIRTH], np.nan, v[SA.EARLY_FIRTH_P],
+                                v[SA.EARLY_FIRTH_CI_LOW], v[SA.EARLY_FIRTH_CI_HIGH], code(SA.EARLY_FIRTH_STATUS))
                      if firth else None),
         vector=v,
     )
@@ -488,8 +512,8 @@ def result_from_vector(v: np.ndarray, firth: bool = False) -> AnalysisResult:
 
 
 def analyze_vector(table: MatchedTable, firth: bool = False) -> np.ndarray:
-    out = np.empty(K.N_FIELDS)
-    K.analyze_pairs(*table.kernel_inputs(), bool(firth), out)
+    out = np.empty(SA.N_FIELDS)
+    SA.analyze_pairs(*table.kernel_inputs(), bool(firth), out)
     return out
 
 

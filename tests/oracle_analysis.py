@@ -177,6 +177,7 @@ def oracle_analyze(df: pd.DataFrame) -> dict:
         if fit.ssr > 1e-20 * max(1.0, float(np.sum((y - y.mean()) ** 2))):
             out["treated_se"] = float(fit.bse[1])
             out["treated_p"] = float(fit.pvalues[1])
+            out["treated_ci90"] = [float(x) for x in fit.conf_int(alpha=0.1)[1]]
 
     # 6. subgroups
     tc = t[has].copy()

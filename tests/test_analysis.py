@@ -56,7 +56,7 @@ def compare_with_oracle(df):
         elif k == "dropped":
             if mine["dropped"] != v:
                 bad.append((k, mine[k], v))
-        elif k in ("log_hr", "log_hr_se"):
+        elif k in ("log_hr", "log_hr_se", "treated_ci90"):
             continue
         elif not _close(k, mine[k], v):
             bad.append((k, mine[k], v))
@@ -238,3 +238,27 @@ def test_table_from_columns_accepts_dict():
     df = _df(5)
     t = table_from_columns({c: df[c].tolist() for c in df.columns})
     assert t.n_pairs == 5
+
+
+def test_coef_confidence_interval_follows_the_level():
+    """CoefResult.confidence_interval(level) used to ignore the level (issue 11)."""
+    from scipy import stats
+
+    from simkit.analysis import CoefResult
+    z = 1.959963984540054
+    c = CoefResult("x", 0.5, 0.2, 0.01, 0.5 - z * 0.2, 0.5 + z * 0.2, "ok")
+    lo95, hi95 = c.confidence_interval(0.95)
+    lo90, hi90 = c.confidence_interval(0.9)
+    assert lo90 > lo95 and hi90 < hi95
+    assert lo90 == pytest.approx(0.5 - stats.norm.ppf(0.95) * 0.2, rel=1e-12)
+    t = CoefResult("t", 0.5, 0.2, 0.01, np.nan, np.nan, "ok", df=7)
+    assert t.confidence_interval(0.9)[1] == pytest.approx(0.5 + stats.t.ppf(0.95, 7) * 0.2, rel=1e-12)
+    with pytest.raises(InputError):
+        c.confidence_interval(1.5)
+
+
+def test_ols_coefficient_has_a_t_interval():
+    rng = np.random.default_rng(5)
+    df = random_table(rng, 40)
+    lo, hi = analyze(df).ols_treated.confidence_interval(0.9)
+    np.testing.assert_allclose([lo, hi], oracle_analyze(df)["treated_ci90"], rtol=1e-8, atol=1e-10)

@@ -85,7 +85,7 @@ def render(res, source) -> str:
 
 def run(args):
     from ..analysis import analyze, read_table
-    from ..cli import print_json
+    from . import print_json
 
     table = read_table(args.file)
     res = analyze(table, firth=args.firth)

@@ -33,7 +33,7 @@ def run(args):
         theta = world.build_theta()
     rows = calibration.run_calibration(theta, n=args.n, seed=args.seed, batches=args.batches)
     if args.json:
-        from ..cli import print_json
+        from . import print_json
         print_json([{k: r[k] for k in ("name", "target", "value", "mcse", "low", "high", "ok")}
                     for r in rows])
     else:

@@ -30,7 +30,7 @@ def register(p):
 
 def run(args):
     from ..claims import VERDICTS, ledger, render, to_records
-    from ..cli import print_json
+    from . import print_json
     from ..errors import InputError
 
     claims = ledger()

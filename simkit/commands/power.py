@@ -109,7 +109,7 @@ def render(res) -> str:
 
 
 def run(args):
-    from ..cli import print_json
+    from . import print_json
     from ..errors import InputError
     from ..power import TESTS, power_analysis
     tests = tuple(args.test) if args.test else TESTS

@@ -49,7 +49,7 @@ def render(summary) -> str:
 
 
 def run(args):
-    from ..cli import print_json
+    from . import print_json
     from ..performance import summarize_store
     s = summarize_store(args.store)
     if args.json:
