@@ -44,6 +44,7 @@ class Param:
     integer: bool = False
     section: str = "world"
     doc: str = ""
+    off: float | None = None     # mechanisms: the value that switches it off (a fair design)
 
     def expected(self) -> str:
         kind = "an integer" if self.integer else "a number"
@@ -73,16 +74,18 @@ class Param:
 _INF = math.inf
 
 
-def _p(name, default, unit, lo=-_INF, hi=_INF, doc="", *, section="world", lo_open=False, integer=False):
-    return Param(name, float(default), unit, float(lo), float(hi), lo_open, integer, section, doc)
+def _p(name, default, unit, lo=-_INF, hi=_INF, doc="", *, section="world", lo_open=False, integer=False,
+       off=None):
+    return Param(name, float(default), unit, float(lo), float(hi), lo_open, integer, section, doc,
+                 None if off is None else float(off))
 
 
-def _prob(name, default, doc, section="world"):
-    return _p(name, default, "probability", 0, 1, doc, section=section)
+def _prob(name, default, doc, section="world", off=None):
+    return _p(name, default, "probability", 0, 1, doc, section=section, off=off)
 
 
-def _sd(name, default, unit, doc, section="world"):
-    return _p(name, default, unit, 0, _INF, doc, section=section)
+def _sd(name, default, unit, doc, section="world", off=None):
+    return _p(name, default, unit, 0, _INF, doc, section=section, off=off)
 
 
 _POP_DOC = {
@@ -179,28 +182,42 @@ PARAMS: tuple[Param, ...] = tuple([
     _p("censor_date", 2020.25, "year", doc="administrative censoring (last survival update)"),
     # mechanisms -----------------------------------------------------------
     _p("case_mix", 1.0, "", 0, 1, "applicants' population: 0 = the registry's, 1 = the clinic's",
-       section="mechanisms"),
+       section="mechanisms", off=0.0),
     _p("immortal_time_treated", 6.0, "months", 0, 6,
-       "treated analysed only if alive (with every visit) at this month; 0 = off", section="mechanisms"),
+       "treated analysed only if alive (with every visit) at this month; 0 = off", section="mechanisms", off=0.0),
     _p("immortal_time_reference", 6.0, "months", 0, 6,
        "reference eligible only if alive and in the trial this long after baseline; 0 = off",
-       section="mechanisms"),
+       section="mechanisms", off=0.0),
     _p("era_hr", 0.85, "HR", 0, _INF, "hazard ratio of the recent era (treated); 1 = off",
-       section="mechanisms", lo_open=True),
+       section="mechanisms", off=1.0, lo_open=True),
     _p("self_selection", 0.5, "log-odds per SD", doc="enrolment log-odds per SD of u; 0 = off",
-       section="mechanisms"),
+       section="mechanisms", off=0.0),
     _p("regression_to_mean", 0.5, "log-odds per point/month",
-       doc="enrolment log-odds per point/month of observed pre-slope; 0 = off", section="mechanisms"),
+       doc="enrolment log-odds per point/month of observed pre-slope; 0 = off", section="mechanisms", off=0.0),
     _sd("retro_noise", 2.0, "points", "extra SD of the retrospective treated alsfrs_pre; 0 = off",
-        section="mechanisms"),
+        section="mechanisms", off=0.0),
     _p("unblinded_shift", 1.0, "points", doc="added to treated post-baseline totals; 0 = off",
-       section="mechanisms"),
+       section="mechanisms", off=0.0),
     _prob("differential_followup", 0.5, "share of registry patients whose survival follow-up "
-          "ends with the trial (or dropout); 0 = off", section="mechanisms"),
+          "ends with the trial (or dropout); 0 = off", section="mechanisms", off=0.0),
     _sd("treated_loss_rate", 0.05, "1/year", "treated lost to follow-up (censored alive); 0 = off",
-        section="mechanisms"),
+        section="mechanisms", off=0.0),
     _prob("death_ascertainment", 0.15, "share of treated deaths never learnt (censored at last "
-          "contact); 0 = off", section="mechanisms"),
+          "contact); 0 = off", section="mechanisms", off=0.0),
+    _prob("reference_death_selection", 0.0, "share of registry candidates without a recorded death "
+          "removed before matching (one reading of the paper's 'about 0% alive' reference arm); 0 = off",
+          section="mechanisms", off=0.0),
+    _p("recall_shift", 0.0, "points", doc="systematic shift of the recalled (retrospective) treated "
+       "alsfrs_pre; positive = recalled as better, a steeper pre-slope; 0 = off", section="mechanisms", off=0.0),
+    _prob("early_exclusion", 0.0, "probability that a treated patient who loses >= 4 points by month 4 "
+          "is excluded before the third injection for reasons other than death; 0 = off",
+          section="mechanisms", off=0.0),
+    _p("waiting_months", 0.0, "months", 0, 60, "mean (exponential) wait between referral and the first "
+       "injection; deaths during it are never treated; 0 = off", section="mechanisms", off=0.0),
+    _prob("time_zero_misalignment", 1.0, "share of the treated built as published: inclusion and time "
+          "zero at the first injection, duration unmatched; 0 = the fair construction (the treated "
+          "generated like a registry patient, inclusion at an entry visit ref_baseline_month months "
+          "before the index); off = 0", section="mechanisms", off=0.0),
     # treatment -------------------------------------------------------------
     _p("hr", 1.0, "HR", 0, _INF, "conditional hazard ratio of treatment (from month 0)",
        section="treatment", lo_open=True),
@@ -215,13 +232,8 @@ PARAM = {p.name: p for p in PARAMS}
 assert tuple(p.name for p in PARAMS) == H.THETA_NAMES, "PARAMS out of step with THETA_NAMES"
 
 # Values that switch every world bias mechanism off (a fair design).
-MECHANISMS_OFF = {
-    "case_mix": 0.0, "immortal_time_treated": 0.0, "immortal_time_reference": 0.0,
-    "era_hr": 1.0, "self_selection": 0.0, "regression_to_mean": 0.0, "retro_noise": 0.0,
-    "unblinded_shift": 0.0, "differential_followup": 0.0, "treated_loss_rate": 0.0,
-    "death_ascertainment": 0.0,
-}
-assert set(MECHANISMS_OFF) == {p.name for p in PARAMS if p.section == "mechanisms"}
+MECHANISMS_OFF = {p.name: p.off for p in PARAMS if p.section == "mechanisms"}
+assert None not in MECHANISMS_OFF.values(), "every mechanism needs its off value"
 
 
 def default_params() -> dict:
@@ -407,6 +419,7 @@ def true_effects(theta: np.ndarray, n: int = 200_000, seed: int = 0) -> dict:
     """
     th = np.array(theta, dtype=np.float64, copy=True)
     th[H.IMMORTAL_TIME_TREATED] = 0.0
+    th[H.EARLY_EXCLUSION] = 0.0      # a selection after treatment starts, like immortal time
     # a stream of its own, apart from every replicate's
     key = H.derive(np.uint64(0xE57A4D), np.uint64(seed))
     tr = generate_treated(th, key, n)

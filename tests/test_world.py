@@ -132,6 +132,19 @@ def twin_death(th, p, log_hr, e):
     return lam * ((p["d"] / lam) ** k + e / math.exp(p["eta"] + log_hr)) ** (1.0 / k)
 
 
+def twin_death_from(th, p, d_from, d_index, log_hr, e):
+    """Death given alive at d_from, the hazard times exp(log_hr) after d_index:
+    the cumulative hazard from d_from, piece by piece."""
+    k, lam = th["weibull_shape"], th["weibull_scale"]
+
+    def H(t):
+        return (t / lam) ** k * math.exp(p["eta"])
+    before = H(d_index) - H(d_from)
+    if e <= before:
+        return lam * ((d_from / lam) ** k + e / math.exp(p["eta"])) ** (1.0 / k)
+    return lam * ((d_index / lam) ** k + (e - before) / math.exp(p["eta"] + log_hr)) ** (1.0 / k)
+
+
 def twin_pool_patient(th, pk):
     """None if the candidate fails trial inclusion, else a dict of everything."""
     kb, tk, nk, sk = (derive(pk, x) for x in (1, 2, 3, 4))
@@ -166,15 +179,18 @@ def twin_pool_patient(th, pk):
     for q in (2, 4, 6):
         if q <= mr:
             eligible = eligible and visit(b0 + q)
-    out = dict(p=p, entry=entry["total"], has_base=has_base, eligible=eligible,
-               pre=rating[b0 - 6]["total"], s0=rating[b0]["total"], ft9=rating[b0]["ft9"],
-               true0=rating[b0]["true"], true6=rating[b0 + 6]["true"])
-    out["post"] = [rating[b0 + q]["total"] if visit(b0 + q) else math.nan for q in (2, 4, 6)]
     if U(kb, 15) < th["differential_followup"]:
         c_entry = min(trial_len, drop)
     else:
         c_entry = 12 * (th["followup_years_min"]
                         + U(kb, 16) * (th["followup_years_max"] - th["followup_years_min"]))
+    recorded = t_death - p["d"] <= c_entry
+    if eligible and not recorded and U(kb, 28) < th["reference_death_selection"]:
+        eligible = False
+    out = dict(p=p, entry=entry["total"], has_base=has_base, eligible=eligible,
+               pre=rating[b0 - 6]["total"], s0=rating[b0]["total"], ft9=rating[b0]["ft9"],
+               true0=rating[b0]["true"], true6=rating[b0 + 6]["true"])
+    out["post"] = [rating[b0 + q]["total"] if visit(b0 + q) else math.nan for q in (2, 4, 6)]
     dt = t_death - (p["d"] + b0)
     c = c_entry - b0
     out["death_days"] = dt * DPM
@@ -207,17 +223,33 @@ def twin_applicant(th, ak):
         return None
     twin_shares(th, kb, p)
     rs = th["rater_sd"]
+    # time zero: as published at the first injection, or (aligned) an entry
+    # visit ref_baseline_month before it; plus a wait from referral
+    aligned = th["time_zero_misalignment"] < 1 and U(kb, 25) >= th["time_zero_misalignment"]
+    lead = th["ref_baseline_month"] if aligned else 0.0
+    if th["waiting_months"] > 0:
+        lead += -th["waiting_months"] * math.log(U(kb, 27))
+    d_from = p["d"]
+    p["d"] = d_from + lead
     w = {}
-    w[-6] = twin_ou(th, None, None, tk, 0)
+    if aligned and lead > 6:
+        w["entry"] = twin_ou(th, None, None, tk, 13)
+        w[-6] = twin_ou(th, w["entry"], lead - 6, tk, 14)
+        entry = twin_rate(p, twin_loss(p, -lead, w["entry"], p["r"]), nk, 13, rs)
+    else:
+        w[-6] = twin_ou(th, None, None, tk, 0)
     for m, prev in ((0, -6), (2, 0), (4, 2), (6, 4)):
         w[m] = twin_ou(th, w[prev], m - prev, tk, m + 6)
     pre = twin_rate(p, twin_loss(p, -6.0, w[-6], p["r"]), nk, 0, rs)
+    if not (aligned and lead > 6):
+        entry = pre
     base = twin_rate(p, twin_loss(p, 0.0, w[0], p["r"]), nk, 6, rs)
-    if base["total"] < pop["min_score"] or base["resp"] < pop["min_resp"]:
+    check = entry if aligned else base
+    if check["total"] < pop["min_score"] or check["resp"] < pop["min_resp"]:
         return None
     pre_rec = pre["total"]
-    if th["retro_noise"] > 0:
-        pre_rec = min(48, max(0, rnd(pre["total"] + th["retro_noise"] * N(kb, 24))))
+    if th["retro_noise"] > 0 or th["recall_shift"] != 0:
+        pre_rec = min(48, max(0, rnd(pre["total"] + th["retro_noise"] * N(kb, 24) + th["recall_shift"])))
     slope = (pre_rec - base["total"]) / 6
     x = th["self_selection"] * p["u"] + th["regression_to_mean"] * (slope - 1.0)
     if not U(kb, 18) < 1.0 / (1.0 + math.exp(-x)):
@@ -225,10 +257,13 @@ def twin_applicant(th, ak):
     log_hr = math.log(th["hr"]) + th["log_hr_sd"] * N(kb, 22)
     delta = th["rate_change"] + th["rate_change_sd"] * N(kb, 23)
     e = -math.log(U(sk, 0))
-    t_tr = twin_death(th, p, math.log(th["era_hr"]) + log_hr, e)
-    t_tw = twin_death(th, p, math.log(th["era_hr"]), e)
+    t_tr = twin_death_from(th, p, d_from, p["d"], math.log(th["era_hr"]) + log_hr, e)
+    t_tw = twin_death_from(th, p, d_from, p["d"], math.log(th["era_hr"]), e)
+    if t_tr <= p["d"]:
+        return None                  # died waiting for the first injection
     if th["immortal_time_treated"] > 0 and t_tr <= p["d"] + th["immortal_time_treated"]:
         return None
+    p["age"] += lead / 12
     year = th["enrol_start"] + U(kb, 17) * (th["enrol_end"] - th["enrol_start"])
     c = 12 * (th["censor_date"] - year)
     if th["treated_loss_rate"] > 0:
@@ -243,6 +278,8 @@ def twin_applicant(th, ak):
             post.append(tot if tt > p["d"] + m else math.nan)
             if m == 6:
                 out[arm + "_true6"] = o["true"]
+        if arm == "tr" and base["total"] - post[1] >= 4 and U(kb, 26) < th["early_exclusion"]:
+            return None              # excluded before the third injection
         dt = tt - p["d"]
         if dt > c:
             tm, ev = c, 0.0
@@ -279,6 +316,10 @@ def _settings():
                                immortal_time_treated=4.0, death_ascertainment=0.6, treated_loss_rate=0.5,
                                differential_followup=0.8, case_mix=0.4),
         "slow_noisy": dict(rate_log_mean=-0.6, rater_sd=1.2, wiggle_sd=3.0, share_spread=0.9, era_hr=0.6),
+        "new_mechanisms": dict(reference_death_selection=0.7, recall_shift=2.0, early_exclusion=0.8,
+                               waiting_months=2.0, time_zero_misalignment=0.5, retro_noise=0.0),
+        "aligned_late": dict(time_zero_misalignment=0.0, ref_baseline_month=9, waiting_months=1.0,
+                             recall_shift=-1.5, early_exclusion=1.0, reference_death_selection=1.0),
     }
 
 

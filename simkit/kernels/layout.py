@@ -47,6 +47,8 @@ THETA_NAMES = (
     "case_mix", "immortal_time_treated", "immortal_time_reference", "era_hr",
     "self_selection", "regression_to_mean", "retro_noise", "unblinded_shift",
     "differential_followup", "treated_loss_rate", "death_ascertainment",
+    "reference_death_selection", "recall_shift", "early_exclusion", "waiting_months",
+    "time_zero_misalignment",
     # true treatment effect
     "hr", "log_hr_sd", "rate_change", "rate_change_sd",
 )
@@ -95,6 +97,11 @@ UNBLINDED_SHIFT = _I("unblinded_shift")
 DIFFERENTIAL_FOLLOWUP = _I("differential_followup")
 TREATED_LOSS_RATE = _I("treated_loss_rate")
 DEATH_ASCERTAINMENT = _I("death_ascertainment")
+REFERENCE_DEATH_SELECTION = _I("reference_death_selection")
+RECALL_SHIFT = _I("recall_shift")
+EARLY_EXCLUSION = _I("early_exclusion")
+WAITING_MONTHS = _I("waiting_months")
+TIME_ZERO_MISALIGNMENT = _I("time_zero_misalignment")
 HR = _I("hr")
 LOG_HR_SD = _I("log_hr_sd")
 RATE_CHANGE = _I("rate_change")
@@ -147,6 +154,7 @@ _C_LIMB = 12
 _C_TRIAL_LEN, _C_DROPOUT, _C_FU_KIND, _C_FU_LEN = 13, 14, 15, 16
 _C_ENROL_DATE, _C_ACCEPT, _C_LOSS, _C_ASCERTAIN, _C_CONTACT = 17, 18, 19, 20, 21
 _C_LOG_HR, _C_RATE_CHANGE, _C_RETRO = 22, 23, 24
+_C_TIME_ZERO, _C_EXCLUDE, _C_WAIT, _C_DEATH_SELECT = 25, 26, 27, 28
 N_UB_POOL = _C_DROPOUT + 1   # BASE counters 0 .. this - 1: what a pool candidate's part (a) draws
 
 # ------------------------------------------------------------- output layout

@@ -285,6 +285,24 @@ def death_time(k, theta, ps, log_hr_after_index, e):
     return theta[WEIBULL_SCALE] * math.exp(math.log(x) * k[K_INV_SHAPE])
 
 
+@njit(cache=True, error_model="numpy")
+def death_time_from(k, theta, ps, d_from, d_index, log_hr_after_index, e):
+    """Months since onset at death given alive at d_from <= d_index, the hazard
+    multiplied by exp(log_hr_after_index) after d_index (death_time is the case
+    d_from = d_index = D).  A result <= d_index is a death before the index.
+    """
+    sh = theta[WEIBULL_SHAPE]
+    h_from = math.exp(sh * (math.log(d_from) - k[K_LOG_SCALE]))
+    h_index = math.exp(sh * (math.log(d_index) - k[K_LOG_SCALE]))
+    eta = ps[S_ETA]
+    e_index = (h_index - h_from) * math.exp(eta)   # cumulative hazard from d_from to the index
+    if e <= e_index:
+        x = h_from + e * math.exp(-eta)
+    else:
+        x = h_index + (e - e_index) * math.exp(-(eta + log_hr_after_index))
+    return theta[WEIBULL_SCALE] * math.exp(math.log(x) * k[K_INV_SHAPE])
+
+
 @njit(cache=True, inline="always", error_model="numpy")
 def clip48(x):
     if x < 0.0:

@@ -14,7 +14,7 @@ import numpy as np
 from numba import njit
 
 from .rng import derive, uniform
-from .layout import (DAYS_PER_MONTH, DIFFERENTIAL_FOLLOWUP, DROPOUT_RATE, FOLLOWUP_YEARS_MAX,
+from .layout import (REFERENCE_DEATH_SELECTION, _C_DEATH_SELECT, DAYS_PER_MONTH, DIFFERENTIAL_FOLLOWUP, DROPOUT_RATE, FOLLOWUP_YEARS_MAX,
     FOLLOWUP_YEARS_MIN, F_AGE_MAX, F_AGE_MIN, F_MAX_DURATION, F_MIN_RESP, F_MIN_SCORE,
     IMMORTAL_TIME_REFERENCE, K_LAST_VISIT, K_RHO2, K_RHO6, K_SIG2, K_SIG6, K_STAY_B0, K_STAY_LAST,
     N_K, N_POP, N_S, PB_AGE, PB_ALSFRS_0, PB_ALSFRS_PRE, PB_DURATION, PB_ELIGIBLE,
@@ -31,7 +31,8 @@ from .patient import (death_time, draw_base, draw_shares, loss_at, ou_first, ou_
 # visit draws part (a) of a pool candidate needs besides its BASE counters
 # 0 .. N_UB_POOL - 1 (TRAJ slot m = trial month; NOISE counters 2m, 2m + 1)
 V_T0, V_TPRE, V_TB0, V_N0A, V_N0B, V_NPREA, V_NPREB, V_NB0A, V_NB0B, V_S = range(10)
-N_UV_POOL = 10
+V_FU_KIND, V_FU_LEN, V_SELECT = 10, 11, 12   # drawn only for reference selection on recorded death
+N_UV_POOL = 13
 N_RES = 12
 
 
@@ -54,10 +55,13 @@ def _pool_draws(pk, ib0, ub, uv):
     uv[V_NB0A] = uniform(nk, 2 * ib0)
     uv[V_NB0B] = uniform(nk, 2 * ib0 + 1)
     uv[V_S] = uniform(derive(pk, PURPOSE_SURV), 0)
+    uv[V_FU_KIND] = uniform(kb, _C_FU_KIND)
+    uv[V_FU_LEN] = uniform(kb, _C_FU_LEN)
+    uv[V_SELECT] = uniform(kb, _C_DEATH_SELECT)
 
 
 @njit(cache=True, error_model="numpy")
-def _pool_draws_block(key, j0, ib0, pks, ubs, uvs):
+def _pool_draws_block(key, j0, ib0, pks, ubs, uvs, selecting):
     """_pool_draws for candidates j0 .. j0 + len(pks) - 1, loop by loop so the
     compiler can vectorise across patients (the same numbers, drawn faster)."""
     nb = pks.shape[0]
@@ -91,6 +95,26 @@ def _pool_draws_block(key, j0, ib0, pks, ubs, uvs):
             uvs[i, V_NPREB] = uniform(nk[i], 2 * m_pre + 1)
     for i in range(nb):
         uvs[i, V_S] = uniform(sk[i], 0)
+    if selecting:     # the draws reference selection on recorded death needs
+        for i in range(nb):
+            uvs[i, V_FU_KIND] = uniform(kb[i], _C_FU_KIND)
+            uvs[i, V_FU_LEN] = uniform(kb[i], _C_FU_LEN)
+            uvs[i, V_SELECT] = uniform(kb[i], _C_DEATH_SELECT)
+
+
+@njit(cache=True, inline="always", error_model="numpy")
+def followup_end(theta, trial_len, u_drop, u_kind, u_len):
+    """Months after trial entry at which a registry patient's survival follow-up
+    ends: with the trial (or the dropout) for a share differential_followup,
+    else followup_years_min..max after entry."""
+    if u_kind < theta[DIFFERENTIAL_FOLLOWUP]:
+        c_entry = trial_len
+        rate = theta[DROPOUT_RATE]
+        if rate > 0.0:
+            c_entry = min(trial_len, -math.log(u_drop) / rate)
+        return c_entry
+    fy0 = theta[FOLLOWUP_YEARS_MIN]
+    return 12.0 * (fy0 + u_len * (theta[FOLLOWUP_YEARS_MAX] - fy0))
 
 
 @njit(cache=True, inline="always", error_model="numpy")
@@ -153,6 +177,13 @@ def _pool_core(k, theta, pop, ub, uv, ps, res):
     if m_need > b0:
         if k[K_LAST_VISIT] > trial_len or u_drop >= k[K_STAY_LAST] or t_death <= d + m_need:
             return
+    # reference selection on recorded death: a candidate whose death the
+    # registry never records (alive at the end of its survival follow-up) is
+    # removed with this probability
+    p_sel = theta[REFERENCE_DEATH_SELECTION]
+    if p_sel > 0.0 and uv[V_SELECT] < p_sel:
+        if t_death - d > followup_end(theta, trial_len, u_drop, uv[V_FU_KIND], uv[V_FU_LEN]):
+            return
     res[1] = 1.0
 
 
@@ -174,6 +205,7 @@ def pool_baseline(theta, key, out, keys):
     pop = theta[REG0:REG0 + N_POP]
     b0 = theta[REF_BASELINE_MONTH]
     ib0 = int(b0)
+    selecting = theta[REFERENCE_DEATH_SELECTION] > 0.0
     nb = 128
     pks = np.empty(nb, np.uint64)
     ubs = np.empty((nb, N_UB_POOL))
@@ -188,7 +220,7 @@ def pool_baseline(theta, key, out, keys):
         if i == nb:
             # draw the uniforms of the next block of candidates loop by loop
             # (vectorised); then run the model on them one patient at a time
-            _pool_draws_block(key, j, ib0, pks, ubs, uvs)
+            _pool_draws_block(key, j, ib0, pks, ubs, uvs, selecting)
             i = 0
         pk = pks[i]
         # copied, not ubs[i] / uvs[i]: a view costs two atomic reference-count
@@ -248,7 +280,6 @@ def pool_outcomes(theta, keys, out):
     b0 = theta[REF_BASELINE_MONTH]
     ib0 = int(b0)
     rsd = theta[RATER_SD]
-    rate = theta[DROPOUT_RATE]
     ub = np.empty(N_UB_POOL)
     uv = np.empty(N_UV_POOL)
     for i in range(m):
@@ -278,13 +309,7 @@ def pool_outcomes(theta, keys, out):
         out[i, PO_TRUE_0] = res[10]
         out[i, PO_TRUE_6] = true6
         kb = derive(pk, PURPOSE_BASE)
-        if uniform(kb, _C_FU_KIND) < theta[DIFFERENTIAL_FOLLOWUP]:
-            c_entry = trial_len
-            if rate > 0.0:
-                c_entry = min(trial_len, -math.log(u_drop) / rate)
-        else:
-            fy0 = theta[FOLLOWUP_YEARS_MIN]
-            c_entry = 12.0 * (fy0 + uniform(kb, _C_FU_LEN) * (theta[FOLLOWUP_YEARS_MAX] - fy0))
+        c_entry = followup_end(theta, trial_len, u_drop, uniform(kb, _C_FU_KIND), uniform(kb, _C_FU_LEN))
         dt = t_death - (d + b0)
         c = c_entry - b0
         out[i, PO_DEATH_DAYS] = dt * DAYS_PER_MONTH

@@ -12,7 +12,8 @@ from numba import njit
 from .rng import derive, uniform
 from .layout import (CASE_MIX, CENSOR_DATE, DAYS_PER_MONTH, DEATH_ASCERTAINMENT, ENROL_END,
     ENROL_LOGIT_SLOPE_REF, ENROL_START, ERA_HR, F_AGE_MAX, F_AGE_MIN, F_MAX_DURATION, F_MIN_RESP,
-    F_MIN_SCORE, HR, IMMORTAL_TIME_TREATED, K_RHO2, K_RHO6, K_SIG2, K_SIG6, LOG_HR_SD, N_K, N_POP,
+    F_MIN_SCORE, HR, IMMORTAL_TIME_TREATED, EARLY_EXCLUSION, RECALL_SHIFT, REF_BASELINE_MONTH,
+    TIME_ZERO_MISALIGNMENT, WAITING_MONTHS, S_LOGD, TC_ALSFRS_4, _C_TIME_ZERO, _C_EXCLUDE, _C_WAIT, K_RHO2, K_RHO6, K_SIG2, K_SIG6, LOG_HR_SD, N_K, N_POP,
     N_S, N_UB_POOL, PURPOSE_BASE, PURPOSE_NOISE, PURPOSE_SURV, PURPOSE_TRAJ, RATER_SD, RATE_CHANGE,
     RATE_CHANGE_SD, REGRESSION_TO_MEAN, RETRO_NOISE, SELF_SELECTION, S_AGE, S_BULBAR, S_D, S_MALE,
     S_R, S_RIL, S_U, S_WHITE, TC_AGE, TC_ALSFRS_0, TC_ALSFRS_2, TC_ALSFRS_PRE, TC_APPLICANT,
@@ -20,10 +21,12 @@ from .layout import (CASE_MIX, CENSOR_DATE, DAYS_PER_MONTH, DEATH_ASCERTAINMENT,
     TC_RATE, TC_RATE_CHANGE, TC_RILUZOLE, TC_SEX, TC_TIME_DAYS, TC_TRUE_0, TC_TRUE_6, TC_U,
     TREATED_LOSS_RATE, UNBLINDED_SHIFT, _C_ACCEPT, _C_ASCERTAIN, _C_CONTACT, _C_ENROL_DATE,
     _C_LIMB, _C_LOG_HR, _C_LOSS, _C_RATE_CHANGE, _C_RETRO, _C_SHARE)
-from .patient import (clip48, death_time, draw_base, draw_shares, loss_at, ou_first, ou_step,
+from .patient import (clip48, death_time, death_time_from, ou_next, draw_base, draw_shares, loss_at, ou_first, ou_step,
     population, prepare_constants, rate_visit, round_half_up, std_normal)
 
 # ----------------------------------------------------------- treated cohort
+
+EXCLUSION_DROP = 4.0   # points lost from month 0 to month 4 that make early exclusion possible
 
 @njit(cache=True, error_model="numpy")
 def _censor_and_ascertain(dt, c, u_asc, u_contact, p_unlearnt):
@@ -66,17 +69,49 @@ def _applicant(k, theta, pop, ak, ps, ub, out, twin, f, with_twin):
     nk = derive(ak, PURPOSE_NOISE)
     rsd = theta[RATER_SD]
     r = ps[S_R]
-    # slots: month -6 -> 0, 0 -> 6, 2 -> 8, 4 -> 10, 6 -> 12
-    w_pre = ou_first(theta, uniform(tk, 0))
-    pre, _f, _rp, _tp = rate_visit(ps, loss_at(ps, -6.0, w_pre, r), uniform(nk, 0), uniform(nk, 1), rsd)
+    # Time zero.  As published (misaligned), d is the duration at the first
+    # injection and inclusion is checked there; the fair construction
+    # (time_zero_misalignment off) makes the treated like a registry patient:
+    # d is the duration at an entry visit ref_baseline_month months before the
+    # index, inclusion is checked at entry and the patient must live to the
+    # index.  A wait between referral (at d) and the first injection adds to
+    # that lead time; deaths during it are never treated.
+    aligned = False
+    p_tz = theta[TIME_ZERO_MISALIGNMENT]
+    if p_tz < 1.0:
+        aligned = uniform(kb, _C_TIME_ZERO) >= p_tz
+    lead = 0.0
+    if aligned:
+        lead = theta[REF_BASELINE_MONTH]
+    if theta[WAITING_MONTHS] > 0.0:
+        lead += -theta[WAITING_MONTHS] * math.log(uniform(kb, _C_WAIT))
+    if lead > 0.0:
+        ps[S_D] = d + lead            # visits are placed relative to the index
+        ps[S_LOGD] = math.log(d + lead)
+    # slots: month -6 -> 0, 0 -> 6, 2 -> 8, 4 -> 10, 6 -> 12; an entry visit
+    # before month -6 -> 13 (its transition to month -6: slot 14)
+    if aligned and lead > 6.0:
+        w_entry = ou_first(theta, uniform(tk, 13))
+        entry, _fe, resp_e, _te = rate_visit(ps, loss_at(ps, -lead, w_entry, r), uniform(nk, 26),
+                                             uniform(nk, 27), rsd)
+        w_pre = ou_next(theta, w_entry, lead - 6.0, uniform(tk, 14))
+        pre, _f, _rp, _tp = rate_visit(ps, loss_at(ps, -6.0, w_pre, r), uniform(nk, 0), uniform(nk, 1), rsd)
+    else:
+        w_pre = ou_first(theta, uniform(tk, 0))
+        pre, _f, resp_e, _tp = rate_visit(ps, loss_at(ps, -6.0, w_pre, r), uniform(nk, 0), uniform(nk, 1),
+                                          rsd)
+        entry = pre
+    if aligned and (entry < pop[F_MIN_SCORE] or resp_e < pop[F_MIN_RESP]):
+        return False
     w0 = ou_step(w_pre, k[K_RHO6], k[K_SIG6], uniform(tk, 6))
     s0, ft9, resp0, true0 = rate_visit(ps, loss_at(ps, 0.0, w0, r), uniform(nk, 12), uniform(nk, 13), rsd)
-    if s0 < pop[F_MIN_SCORE] or resp0 < pop[F_MIN_RESP]:
+    if not aligned and (s0 < pop[F_MIN_SCORE] or resp0 < pop[F_MIN_RESP]):
         return False
-    # retrospective pre-score: recalled, with extra noise
+    # retrospective pre-score: recalled with extra noise and a systematic shift
     pre_rec = pre
-    if theta[RETRO_NOISE] > 0.0:
-        pre_rec = clip48(round_half_up(pre + theta[RETRO_NOISE] * std_normal(kb, _C_RETRO)))
+    if theta[RETRO_NOISE] > 0.0 or theta[RECALL_SHIFT] != 0.0:
+        pre_rec = clip48(round_half_up(pre + theta[RETRO_NOISE] * std_normal(kb, _C_RETRO)
+                                       + theta[RECALL_SHIFT]))
     slope = (pre_rec - s0) / 6.0
     x = theta[SELF_SELECTION] * ps[S_U] + theta[REGRESSION_TO_MEAN] * (slope - ENROL_LOGIT_SLOPE_REF)
     if uniform(kb, _C_ACCEPT) * (1.0 + math.exp(-x)) >= 1.0:
@@ -86,10 +121,19 @@ def _applicant(k, theta, pop, ak, ps, ub, out, twin, f, with_twin):
     delta = theta[RATE_CHANGE] + theta[RATE_CHANGE_SD] * std_normal(kb, _C_RATE_CHANGE)
     e = -math.log(uniform(derive(ak, PURPOSE_SURV), 0))
     log_era = math.log(theta[ERA_HR])
-    t_tr = death_time(k, theta, ps, log_era + log_hr, e)
-    t_tw = death_time(k, theta, ps, log_era, e) if with_twin else np.nan
+    if lead > 0.0:
+        t_tr = death_time_from(k, theta, ps, d, d + lead, log_era + log_hr, e)
+        t_tw = death_time_from(k, theta, ps, d, d + lead, log_era, e) if with_twin else np.nan
+        d = d + lead
+        if t_tr <= d:
+            return False              # died before the first injection
+    else:
+        t_tr = death_time(k, theta, ps, log_era + log_hr, e)
+        t_tw = death_time(k, theta, ps, log_era, e) if with_twin else np.nan
     if t_tr <= d + theta[IMMORTAL_TIME_TREATED] and theta[IMMORTAL_TIME_TREATED] > 0.0:
         return False
+    if lead > 0.0:
+        age = age + lead / 12.0      # age at the index
     # enrolled and analysed: fill both rows
     post_tr = r + delta
     if post_tr < 0.0:
@@ -132,6 +176,11 @@ def _applicant(k, theta, pop, ak, ps, ub, out, twin, f, with_twin):
             twin[f, TC_ALSFRS_2 + v] = o_tw if t_tw > d + mo else np.nan
             if v == 2:
                 twin[f, TC_TRUE_6] = tt_tw
+    # excluded before the third injection for reasons other than death: among
+    # those who visibly deteriorate (>= 4 points lost by month 4)
+    p_ex = theta[EARLY_EXCLUSION]
+    if p_ex > 0.0 and s0 - out[f, TC_ALSFRS_4] >= EXCLUSION_DROP and uniform(kb, _C_EXCLUDE) < p_ex:
+        return False
     # calendar: staggered enrolment, administrative censoring, loss to follow-up
     y0 = theta[ENROL_START]
     year = y0 + uniform(kb, _C_ENROL_DATE) * (theta[ENROL_END] - y0)
