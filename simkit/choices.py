@@ -123,6 +123,11 @@ CHOICES: tuple[Choice, ...] = (
            "registry, a random one, or the one with the worst observed outcome (the analyst who peeks)",
            codes={"nearest": KM.NEAREST, "first": KM.FIRST, "random": KM.RANDOM, "worst": KM.WORST},
            slot="policy"),
+    Choice("match_peek", 1, "int",
+           "the analyst's look among near candidates: with match_choice 'nearest', of the match_peek "
+           "nearest eligible candidates the one with the worst observed outcome (earliest death) is "
+           "taken; 1 = off (plain nearest), large = 'worst' within the caliper", "candidates", 1,
+           slot="peek"),
     Choice("pool_policy", "condition", "choice",
            "one registry per condition (the real registry is one fixed database), per replicate, or per "
            "block of pool_block_size replicates",
@@ -136,6 +141,14 @@ CHOICES: tuple[Choice, ...] = (
 CHOICE = {c.name: c for c in CHOICES}
 assert all(c.slot is None or c.slot in R.DESIGN_NAMES for c in CHOICES), "slot not in the kernel layout"
 assert set(CHOICE["exact"].codes.values()) <= set(R.DESIGN_NAMES)
+
+
+def check_together(values: dict, where: str = "design") -> None:
+    """Rules that tie choices together (each choice alone is checked by its row)."""
+    if values["match_peek"] > 1 and (values["match_choice"] != "nearest" or values["match_order"] == "optimal"):
+        raise InputError(f"{where}.match_peek", "a peek at more than one candidate needs match_choice = "
+                         f"'nearest' and a greedy match_order, got match_choice = {values['match_choice']!r}, "
+                         f"match_order = {values['match_order']!r}")
 
 
 def defaults(section: str | None = None) -> dict:

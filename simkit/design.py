@@ -13,7 +13,7 @@ from dataclasses import dataclass, field, make_dataclass
 import numpy as np
 
 from .analysis import MatchedTable
-from .choices import CHOICES, design_vector
+from .choices import CHOICES, check_together, design_vector
 from .kernels import history as H
 from .kernels import replicate as R
 from .warmup import warm_up
@@ -28,6 +28,7 @@ def _design_class():
     def __post_init__(self):
         for c in CHOICES:
             object.__setattr__(self, c.name, c.check(getattr(self, c.name), f"{c.section}.{c.name}"))
+        check_together(self.values())
 
     def vector(self) -> np.ndarray:
         """The flat float64 vector the replicate kernel reads (choices.design_vector)."""

@@ -29,7 +29,7 @@ from typing import Any
 
 import numpy as np
 
-from .choices import CHOICE, policy_code
+from .choices import CHOICE, check_together, policy_code
 from .errors import InputError
 from .kernels import matching as _k
 from .kernels import rng as _rng
@@ -242,7 +242,7 @@ class MatchResult:
 
 def match_cohorts(treated, pool, exact=DEFAULT_EXACT, caliper=CHOICE["caliper"].default,
                   match_choice=CHOICE["match_choice"].default, match_order=CHOICE["match_order"].default,
-                  seed=0, badness=None, *, slope: str | None = None,
+                  seed=0, badness=None, *, match_peek=CHOICE["match_peek"].default, slope: str | None = None,
                   key=None) -> MatchResult:
     """Match each treated patient to at most one pool patient (1:1, no replacement).
 
@@ -254,12 +254,15 @@ def match_cohorts(treated, pool, exact=DEFAULT_EXACT, caliper=CHOICE["caliper"].
         none); a difference equal to it counts as within.
     seed: int >= 0 for a random choice / order (key = rng.root_key(seed, 0, 0));
         `key` (a uint64) overrides it, e.g. to reproduce a replicate's stream.
-    badness: for 'worst', a pool column name or an array over the pool: the
-        eligible candidate with the largest value (the worst outcome) is taken.
+    badness: for 'worst' (or match_peek > 1), a pool column name or an array over
+        the pool: the eligible candidate with the largest value (the worst
+        outcome) is taken (among the match_peek nearest, with a peek).
     slope: pre-slope column name (default: pre_rate, pre_slope, or computed).
     """
     vals = {"match_choice": CHOICE["match_choice"].check(match_choice),
-            "match_order": CHOICE["match_order"].check(match_order)}
+            "match_order": CHOICE["match_order"].check(match_order),
+            "match_peek": CHOICE["match_peek"].check(match_peek)}
+    check_together(vals, "match_cohorts")
     pol = policy_code(vals)
     ordc = CHOICE["match_order"].codes[vals["match_order"]]
     cal = CHOICE["caliper"].check(caliper)
@@ -293,9 +296,9 @@ def match_cohorts(treated, pool, exact=DEFAULT_EXACT, caliper=CHOICE["caliper"].
     t_slope = np.ascontiguousarray(_pre_slope(treated, slope, "treated"), dtype=np.float64)
     missing |= np.isnan(t_slope)
 
-    if pol == _k.WORST:
+    if pol == _k.WORST or vals["match_peek"] > 1:
         if badness is None:
-            raise InputError("badness", "match_choice 'worst' needs badness: a pool column "
+            raise InputError("badness", "match_choice 'worst' (or match_peek > 1) needs badness: a pool column "
                                         "name or an array with one value per pool row")
         if isinstance(badness, str):
             if prep.source is None or badness not in prep.source:
@@ -310,7 +313,7 @@ def match_cohorts(treated, pool, exact=DEFAULT_EXACT, caliper=CHOICE["caliper"].
     bad = np.ascontiguousarray(bad, dtype=np.float64)
 
     idx, n_unmatched = _k.match_prepared(t_stratum, t_slope, prep.perm, prep.s_stratum,
-                                         prep.s_slope, cal, pol, ordc, k, bad)
+                                         prep.s_slope, cal, pol, ordc, k, bad, np.int64(vals["match_peek"]))
     ti = np.flatnonzero(idx >= 0)
     ri = idx[ti]
     return MatchResult(

@@ -152,6 +152,7 @@ def scenario_from_dict(data: dict, path: str | None = None) -> Scenario:
         sections[s] = _validate_section(s, table, data.get(s, {}))
     sc = Scenario(seed=top["seed"], replicates=top["replicates"], name=top["name"],
                   description=top["description"], sections=sections, path=path)
+    CH.check_together(sc.design)
     try:
         sc.theta()      # cross-field checks (e.g. enrol_end before censor_date)
     except InputError as e:

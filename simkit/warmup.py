@@ -55,7 +55,8 @@ def _entries():
             (M.prepare_pool, (i8, f8)),
             (M.prepare_pool_grid, (i8, f8, n_codes, T.float64)),
             (M.stratum_offsets, (i8, n_codes)),
-            (M.match_prepared_offsets, (i8, f8, i8, i8, f8, i8, T.float64, T.int64, T.int64, T.uint64, f8)),
+            (M.match_prepared_offsets, (i8, f8, i8, i8, f8, i8, T.float64, T.int64, T.int64, T.uint64, f8,
+                                        T.int64)),
         ],
         "loop": [
             (R.run_chunk, (f8, f8, T.uint64, T.uint64, T.int64, T.int64, f8_2)),

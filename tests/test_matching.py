@@ -26,7 +26,7 @@ def _eligible(ts, tsl, ps, psl, tol, i, j):
             and math.isfinite(psl[j]) and abs(psl[j] - tsl[i]) <= tol)
 
 
-def twin_greedy(ts, tsl, ps, psl, cal, policy, order, key, bad):
+def twin_greedy(ts, tsl, ps, psl, cal, policy, order, key, bad, peek=1):
     """Straightforward loops: visit the treated, list the eligible unused pool
     patients, take one by the policy's rule."""
     tol = cal + TOL
@@ -52,7 +52,13 @@ def twin_greedy(ts, tsl, ps, psl, cal, policy, order, key, bad):
                  if j not in used and _eligible(ts, tsl, ps, psl, tol, i, j)]
         if not cands:
             continue
-        if policy == K.NEAREST:
+        if policy == K.NEAREST and peek > 1:
+            near = sorted(cands, key=lambda j: (abs(psl[j] - tsl[i]), j))[:peek]
+
+            def b(j):
+                return -math.inf if math.isnan(bad[j]) else bad[j]
+            j = min(near, key=lambda j: (-b(j), j))
+        elif policy == K.NEAREST:
             j = min(cands, key=lambda j: (abs(psl[j] - tsl[i]), j))
         elif policy == K.FIRST:
             j = min(cands)
@@ -573,3 +579,31 @@ def test_invalid_tables():
     del t["alsfrs_pre"]
     with pytest.raises(InputError, match="no pre-slope"):
         match_cohorts(t, p)
+
+
+@pytest.mark.parametrize("peek", [1, 2, 3, 5, 1000])
+def test_peek_among_nearest_matches_twin(peek):
+    """The analyst's look among the peek nearest candidates (issue 12), against the
+    plain twin, on random pools with many ties in slope and badness; peek 1 is
+    nearest, a huge peek is worst within the caliper."""
+    rng = np.random.default_rng(50 + peek)
+    for case in range(30):
+        nt, npool = int(rng.integers(1, 30)), int(rng.integers(0, 200))
+        ts = rng.integers(-1, 3, nt)
+        ps = rng.integers(-1, 3, npool)
+        tsl = rng.integers(0, 13, nt) / 6.0
+        psl = rng.integers(0, 13, npool) / 6.0
+        bad = np.where(rng.random(npool) < 0.1, np.nan, rng.integers(0, 5, npool).astype(float))
+        cal = [0.0, 0.5, 1.0][case % 3]
+        order = [K.AS_GIVEN, K.RANDOM_ORDER, K.HARDEST_FIRST][case % 3]
+        key = np.uint64(1000 + case)
+        perm, ss, sl = K.prepare_pool(ps, psl)
+        got, _ = K.match_prepared(ts, tsl, perm, ss, sl, cal, K.NEAREST, order, key, bad, np.int64(peek))
+        want = twin_greedy(ts, tsl, ps, psl, cal, K.NEAREST, order, key, bad, peek=peek)
+        assert got.tolist() == want
+        if peek == 1:
+            near, _ = K.match_prepared(ts, tsl, perm, ss, sl, cal, K.NEAREST, order, key, bad)
+            assert got.tolist() == near.tolist()
+        if peek == 1000:
+            worst, _ = K.match_prepared(ts, tsl, perm, ss, sl, cal, K.WORST, order, key, bad)
+            assert got.tolist() == worst.tolist()

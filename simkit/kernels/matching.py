@@ -35,6 +35,9 @@ Policies (greedy ones visit the treated in `order` and take one candidate each):
            uniform(derive(derive(key, 2), i), j), ties by lowest pool index
            (a per-pair draw, so the choice does not depend on any sort order);
   WORST    largest p_badness (NaN counts as -inf), ties by lowest pool index;
+  NEAREST with peek k > 1: of the k nearest free candidates (ties by lowest
+           pool index), the one with the largest p_badness: the analyst who
+           looks at a few equally good candidates and keeps the worst outcome;
   OPTIMAL  per stratum, the assignment with the most matched treated and, among
            those, the least total |slope difference| (order is ignored).
 Orders: AS_GIVEN; RANDOM_ORDER (Fisher-Yates with uniform(derive(key, 1), i) for
@@ -388,6 +391,49 @@ def _pick_scan(policy, i, left, right, perm, used, p_badness, ckey):
 
 
 @njit(cache=True)
+def _pick_peek(peek, left, right, t, s_slope, perm, used, p_badness):
+    """NEAREST with a peek: of the `peek` nearest free candidates (by |slope
+    difference|, ties by lowest pool index), the one with the largest badness
+    (NaN counts as -inf; ties by lowest pool index).  peek = 1 is NEAREST; a
+    peek at least the window's size is WORST within the caliper."""
+    n = right - left
+    cand = np.empty(n, np.int64)
+    dist = np.empty(n)
+    idx = np.empty(n, np.int64)
+    m = 0
+    for q in range(left, right):
+        if not used[q]:
+            cand[m] = q
+            dist[m] = abs(s_slope[q] - t)
+            idx[m] = perm[q]
+            m += 1
+    if m == 0:
+        return -1
+    # the peek nearest by (distance, pool index): a selection by repeated minimum
+    kk = min(peek, m)
+    taken = np.zeros(m, np.bool_)
+    nb = p_badness.shape[0]
+    best = -1
+    bidx = np.iinfo(np.int64).max
+    bval = -np.inf
+    for _ in range(kk):
+        a = -1
+        for c in range(m):
+            if not taken[c] and (a < 0 or dist[c] < dist[a] or (dist[c] == dist[a] and idx[c] < idx[a])):
+                a = c
+        taken[a] = True
+        j = idx[a]
+        v = p_badness[j] if j < nb else np.nan
+        if v != v:
+            v = -np.inf
+        if best < 0 or v > bval or (v == bval and j < bidx):
+            best = cand[a]
+            bidx = j
+            bval = v
+    return best
+
+
+@njit(cache=True)
 def _hungarian(cost):
     """Minimum-cost assignment of every row of cost (nr x m, nr <= m) to distinct
     columns: shortest augmenting paths with potentials, O(nr^2 m).
@@ -543,19 +589,21 @@ def _visit_order(nt, order, key, counts):
 
 @njit(cache=True)
 def match_prepared(t_stratum, t_slope, perm, s_stratum, s_slope, caliper, policy, order,
-                   key, p_badness):
+                   key, p_badness, peek=1):
     """`match` on a pool already sorted by `prepare_pool` (perm, s_stratum,
     s_slope); p_badness is indexed by the original pool index.  Same result as
     `match` on the unsorted pool."""
     return match_prepared_offsets(t_stratum, t_slope, perm, s_stratum, s_slope,
-                                  np.empty(0, np.int64), caliper, policy, order, key, p_badness)
+                                  np.empty(0, np.int64), caliper, policy, order, key, p_badness, peek)
 
 
 @njit(cache=True)
 def match_prepared_offsets(t_stratum, t_slope, perm, s_stratum, s_slope, offs, caliper, policy,
-                           order, key, p_badness):
+                           order, key, p_badness, peek=1):
     """match_prepared with the pool's stratum_offsets computed once (offs; an
-    empty offs falls back to bisection).  The same result."""
+    empty offs falls back to bisection).  The same result.  peek > 1 with
+    NEAREST: the analyst looks at the peek nearest candidates and takes the one
+    with the worst outcome (_pick_peek)."""
     nt = t_stratum.shape[0]
     out = np.full(nt, -1, np.int64)
     key = np.uint64(key)
@@ -575,7 +623,9 @@ def match_prepared_offsets(t_stratum, t_slope, perm, s_stratum, s_slope, offs, c
             i = visit[v]
             if rw[i] <= lw[i]:
                 continue
-            if policy == NEAREST:
+            if policy == NEAREST and peek > 1:
+                q = _pick_peek(peek, lw[i], rw[i], t_slope[i], s_slope, perm, used, p_badness)
+            elif policy == NEAREST:
                 q = _pick_nearest(lw[i], iw[i], rw[i], t_slope[i], s_slope, perm, used)
             else:
                 q = _pick_scan(policy, i, lw[i], rw[i], perm, used, p_badness, ckey)

@@ -40,6 +40,9 @@ ANALYSIS = (
     ("tests_status", I4, "reason code", "status of the four weighted log-rank tests"),
     ("n_events_treated", F8, "deaths", "deaths among the treated analysed for survival"),
     ("n_events_reference", F8, "deaths", "deaths among the references analysed for survival"),
+    ("share_censored_treated", F8, "share", "treated analysed for survival who are censored (alive at the "
+     "end of observation)"),
+    ("share_censored_reference", F8, "share", "references analysed for survival who are censored"),
     ("min_survival_p", F8, "", "smallest p of the Cox Wald test and the four log-rank tests"),
     ("n_decreased", F8, "pairs", "pairs classed 'decreased progression' (d > 3 points)"),
     ("n_no_change", F8, "pairs", "pairs classed 'no change' (|d| <= 3 points)"),
@@ -107,6 +110,24 @@ DESIGN = (
     ("n_applicants", F8, "patients", "applicants drawn to enrol the cohort"),
     ("pool_n_matchable", F8, "patients", "registry patients eligible as references"),
     ("replicate_status", I4, "reason code", "status of the replicate (nothing_matched if no pair)"),
+    # the matched cohort's Table 1, as the paper prints it (quantiles: numpy's linear definition)
+    ("t1_male_treated", F8, "share", "matched treated who are men"),
+    ("t1_riluzole_treated", F8, "share", "matched treated on riluzole"),
+    ("t1_bulbar_treated", F8, "share", "matched treated with bulbar onset"),
+    ("t1_ft9_1_2_treated", F8, "share", "matched treated in FT9 stage 1-2"),
+    ("t1_fast_treated", F8, "share", "matched treated with pre-slope >= 1 point/month"),
+    ("t1_age_median_treated", F8, "years", "median age of the matched treated"),
+    ("t1_age_q25_treated", F8, "years", "its 25th percentile"),
+    ("t1_age_q75_treated", F8, "years", "its 75th percentile"),
+    ("t1_age_median_reference", F8, "years", "median age of their references"),
+    ("t1_age_q25_reference", F8, "years", "its 25th percentile"),
+    ("t1_age_q75_reference", F8, "years", "its 75th percentile"),
+    ("t1_pre_slope_median_treated", F8, "points/month", "median pre-slope of the matched treated"),
+    ("t1_pre_slope_q25_treated", F8, "points/month", "its 25th percentile"),
+    ("t1_pre_slope_q75_treated", F8, "points/month", "its 75th percentile"),
+    ("t1_pre_slope_median_reference", F8, "points/month", "median pre-slope of their references"),
+    ("t1_pre_slope_q25_reference", F8, "points/month", "its 25th percentile"),
+    ("t1_pre_slope_q75_reference", F8, "points/month", "its 75th percentile"),
 )
 
 ROWS = ANALYSIS + SUBGROUPS + DESIGN

@@ -19,7 +19,7 @@ from numba import njit
 from . import history as H
 from . import seedanalysis as SA
 from . import status as st
-from .matching import WORST, match_prepared_offsets, prepare_pool_grid, stratum_offsets
+from .matching import NEAREST, WORST, match_prepared_offsets, prepare_pool_grid, stratum_offsets
 from .matching import prepare_pool  # noqa: F401  (design.replicate_data uses R.prepare_pool)
 from .outputs import DESIGN_NAMES as DESIGN_FIELDS
 from .rng import derive, root_key
@@ -30,13 +30,13 @@ from .rng import derive, root_key
 DESIGN_NAMES = (
     "n_treated", "pool_size", "caliper", "policy", "order",
     "exact_sex", "exact_race", "exact_onset", "exact_ft9_stage", "exact_riluzole",
-    "firth", "pool_policy", "block_size",
+    "firth", "pool_policy", "block_size", "peek",
 )
 N_DESIGN = len(DESIGN_NAMES)
 _D = DESIGN_NAMES.index
 D_N_TREATED, D_POOL_SIZE, D_CALIPER = _D("n_treated"), _D("pool_size"), _D("caliper")
 D_POLICY, D_ORDER, D_FIRTH = _D("policy"), _D("order"), _D("firth")
-D_POOL_POLICY, D_BLOCK_SIZE = _D("pool_policy"), _D("block_size")
+D_POOL_POLICY, D_BLOCK_SIZE, D_PEEK = _D("pool_policy"), _D("block_size"), _D("peek")
 D_EXACT0 = _D("exact_sex")   # 5 flags: sex, race, onset, ft9_stage, riluzole
 assert DESIGN_NAMES[D_EXACT0:D_EXACT0 + 5] == ("exact_sex", "exact_race", "exact_onset", "exact_ft9_stage",
                                                "exact_riluzole")
@@ -52,6 +52,8 @@ O_AGE5, O_AGE10 = _O("n_age_within_5"), _O("n_age_within_10")
 O_U_T, O_U_R = _O("mean_u_treated"), _O("mean_u_reference")
 O_PS_T, O_PS_R = _O("mean_pre_slope_treated"), _O("mean_pre_slope_reference")
 O_APPLICANTS, O_POOL_MATCHABLE, O_STATUS = _O("n_applicants"), _O("pool_n_matchable"), _O("replicate_status")
+O_T1 = _O("t1_male_treated")     # the 17 Table 1 fields follow in kernels/outputs.py's order
+assert OUT_FIELDS[O_T1:O_T1 + 17] == tuple(f for f in OUT_FIELDS if f.startswith("t1_"))
 del _D, _O
 
 # exact-match variables (sex, race, onset, FT9 stage, riluzole): their radices
@@ -137,7 +139,10 @@ def _workspace(n_t, tr, twin):
             np.empty(n_t, dtype=np.int64),        # 13 t_onset
             np.empty(n_t, dtype=np.int64),        # 14 t_ril
             np.empty(n_t, dtype=np.uint64),       # 15 key scratch
-            np.empty((n_t, H.N_PO)))              # 16 outcome scratch
+            np.empty((n_t, H.N_PO)),              # 16 outcome scratch
+            np.empty(n_t),                        # 17 reference ages
+            np.empty(n_t),                        # 18 treated pre-slopes (matched)
+            np.empty(n_t))                        # 19 reference pre-slopes
 
 
 @njit(cache=True)
@@ -194,6 +199,14 @@ def _fresh_badness(theta, pkeys, strata, slope, t_strata, badness):
     return idx[:m], o
 
 
+@njit(cache=True, inline="always")
+def peeks(dvec):
+    """True when the match looks at the candidates' outcomes (WORST, or NEAREST
+    with a peek at more than one candidate)."""
+    policy = np.int64(dvec[D_POLICY])
+    return policy == WORST or (policy == NEAREST and dvec[D_PEEK] > 1.5)
+
+
 @njit(cache=True)
 def chunk_state(dvec):
     """Arrays one chunk's replicates share: the pool's and the workspace.
@@ -226,7 +239,7 @@ def stage_pool(theta, dvec, pk, pool, pkeys, strata, slope, badness, ocache, oha
     offs = stratum_offsets(s_stratum, N_CODES)
     if reused:
         ohave[:] = False
-        if np.int64(dvec[D_POLICY]) == WORST:
+        if peeks(dvec):
             _fill_cache(theta, pkeys, perm, ocache, ohave)
             for q in range(perm.shape[0]):
                 badness[perm[q]] = -ocache[perm[q], H.PO_TIME_DAYS]
@@ -251,7 +264,7 @@ def stage_peek(theta, dvec, pkeys, strata, slope, cached, badness, ws):
     """Stage 'peek': under WORST on a pool used once, the outcomes of the pool
     members a treated patient could be matched to (badness = -survival days).
     Returns (their pool indices, their outcomes): empty otherwise."""
-    if np.int64(dvec[D_POLICY]) == WORST and not cached:
+    if peeks(dvec) and not cached:
         return _fresh_badness(theta, pkeys, strata, slope, ws[2], badness)
     return np.empty(0, dtype=np.int64), np.empty((0, H.N_PO))
 
@@ -261,10 +274,11 @@ def stage_match(dvec, seed, condition, k, perm, s_stratum, s_slope, offs, badnes
     """Stage 'match': 1:1 matching; the pairs into ws (ti, ri); returns their number."""
     t_strata, t_slope, ti, ri = ws[2], ws[3], ws[4], ws[5]
     policy = np.int64(dvec[D_POLICY])
-    bad = badness if policy == WORST else badness[:0]
+    bad = badness if peeks(dvec) else badness[:0]
     dkey = derive(root_key(seed, condition, k), H.STREAM_DESIGN)
     midx, n_unm = match_prepared_offsets(t_strata, t_slope, perm, s_stratum, s_slope, offs,
-                                         dvec[D_CALIPER], policy, np.int64(dvec[D_ORDER]), dkey, bad)
+                                         dvec[D_CALIPER], policy, np.int64(dvec[D_ORDER]), dkey, bad,
+                                         np.int64(dvec[D_PEEK]))
     m = np.int64(0)  # typed: a literal 0 would compile the callees twice
     for i in range(t_strata.shape[0]):
         if midx[i] >= 0:
@@ -298,7 +312,7 @@ def stage_outcomes(theta, dvec, pkeys, m, cached, ocache, ohave, f_idx, f_out, w
         for q in range(m):
             for c in range(H.N_PO):
                 po[q, c] = ocache[ri[q], c]
-    elif np.int64(dvec[D_POLICY]) == WORST:
+    elif peeks(dvec):
         for q in range(m):
             p = np.searchsorted(f_idx, ri[q])
             for c in range(H.N_PO):
@@ -307,13 +321,44 @@ def stage_outcomes(theta, dvec, pkeys, m, cached, ocache, ohave, f_idx, f_out, w
         _outcomes_of(theta, pkeys, ri, m, keybuf, po)
 
 
+@njit(cache=True)
+def _table1(m, t_sex, t_age, t_ft9, t_onset, t_ril, r_age, t_ps, r_ps, out):
+    """The matched cohort's Table 1 (the 17 t1_* fields; NaN without pairs)."""
+    o = O_T1
+    if m == 0:
+        out[o:o + 17] = np.nan
+        return
+    n_m = 0.0
+    n_r = 0.0
+    n_b = 0.0
+    n_f = 0.0
+    n_fast = 0.0
+    for q in range(m):
+        n_m += t_sex[q]
+        n_r += t_ril[q]
+        n_b += t_onset[q]
+        n_f += t_ft9[q] <= 2
+        n_fast += t_ps[q] >= 1.0 - 1e-9     # pre-slopes are k/6: >= 1 point/month
+    out[o] = n_m / m
+    out[o + 1] = n_r / m
+    out[o + 2] = n_b / m
+    out[o + 3] = n_f / m
+    out[o + 4] = n_fast / m
+    j = o + 5
+    for x in (t_age[:m], r_age[:m], t_ps[:m], r_ps[:m]):
+        out[j] = SA.quantile(x, 0.5)
+        out[j + 1] = SA.quantile(x, 0.25)
+        out[j + 2] = SA.quantile(x, 0.75)
+        j += 3
+
+
 @njit(cache=True, inline="always")
 def stage_assemble(pool, m, filled, n_appl, n_matchable, ws, out):
     """Stage 'assemble': the matched table in the analysis' layout (ws: time,
     event, scores, treated covariates) and the design fields of `out` (match
     counts, the pair diagnostics papers print, the hidden mean u per arm)."""
     (tr, twin, t_strata, t_slope, ti, ri, po, time, event, scores, t_sex, t_age, t_ft9,
-     t_onset, t_ril, keybuf, obuf) = ws
+     t_onset, t_ril, keybuf, obuf, r_age, t_ps, r_ps) = ws
     n_t = tr.shape[0]
     n_s0 = 0
     n_s03 = 0
@@ -362,6 +407,10 @@ def stage_assemble(pool, m, filled, n_appl, n_matchable, ws, out):
         su_r += pool[ib, H.PB_U]
         sp_t += ts
         sp_r += pool[ib, H.PB_PRE_SLOPE]
+        r_age[q] = pool[ib, H.PB_AGE]
+        t_ps[q] = ts
+        r_ps[q] = pool[ib, H.PB_PRE_SLOPE]
+    _table1(m, t_sex, t_age, t_ft9, t_onset, t_ril, r_age, t_ps, r_ps, out)
     out[O_N_TREATED] = filled
     out[O_N_MATCHED] = m
     out[O_N_UNMATCHED] = n_t - m

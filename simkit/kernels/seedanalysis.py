@@ -51,6 +51,8 @@ PETO_CHI2 = _I("peto_chi2")
 TESTS_STATUS = _I("tests_status")
 N_EVENTS_TREATED = _I("n_events_treated")
 N_EVENTS_REFERENCE = _I("n_events_reference")
+SHARE_CENSORED_TREATED = _I("share_censored_treated")
+SHARE_CENSORED_REFERENCE = _I("share_censored_reference")
 MIN_SURVIVAL_P = _I("min_survival_p")
 N_DECREASED = _I("n_decreased")
 N_NO_CHANGE = _I("n_no_change")
@@ -167,6 +169,9 @@ def _survival(time, event, n, firth, out):
                 ev_r += 1
     out[N_EVENTS_TREATED] = ev_t
     out[N_EVENTS_REFERENCE] = ev_r
+    if m > 0:
+        out[SHARE_CENSORED_TREATED] = (m - ev_t) / m
+        out[SHARE_CENSORED_REFERENCE] = (m - ev_r) / m
     if m == 0:
         out[COX_STATUS] = st.MISSING
         out[TESTS_STATUS] = st.MISSING
@@ -351,6 +356,20 @@ def median(x):
     if n & 1:
         return x[o[h]]
     return (x[o[h - 1]] + x[o[h]]) / 2
+
+
+@njit(cache=True)
+def quantile(x, q):
+    """numpy.quantile(x, q) (linear interpolation) of a 1-D float array without
+    NaN; NaN if empty.  By merge sort, like `median`."""
+    n = x.shape[0]
+    if n == 0:
+        return np.nan
+    o = np.argsort(x, kind="mergesort")
+    h = q * (n - 1)
+    lo = int(math.floor(h))
+    hi = min(lo + 1, n - 1)
+    return x[o[lo]] + (h - lo) * (x[o[hi]] - x[o[lo]])
 
 
 @njit(cache=True)
