@@ -8,7 +8,7 @@ import math
 import numpy as np
 import pytest
 
-from simkit import performance as P
+from simkit import measures as P
 
 
 def test_by_hand_tiny():
