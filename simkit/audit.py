@@ -161,7 +161,7 @@ def seed_world(run: Run, out: Path) -> Section:
         ["share of treated matched", fmt(m("match_rate")), "67 of 67"],
     ]
     sec.table(["quantity", "simulated: estimate (MCSE)", "seed paper"], rows)
-    plots.hist_plot(run.store, out / "fig1_hr_seed_world.png")
+    plots.hist_plot(run.store, out / "fig1_hr_seed_world.png", summary=run.summary)
     sec.figure("fig1_hr_seed_world.png",
                "Figure 1. The HR the design reports in the seed world, over replicates; the paper's 0.30 in red.")
     return sec
@@ -218,7 +218,7 @@ def decomposition(run: Run, out: Path) -> Section:
                            title="Bias decomposition under the null: each mechanism alone and all together")
     sec.figure("fig2_decomposition.png",
                "Figure 2. Median HR (with 95% MCSE band) the design reports per mechanism under the null.")
-    plots.hist_plot(run.store, out / "fig3_hr_null_worlds.png", conditions=[0, len(labels) - 1])
+    plots.hist_plot(run.store, out / "fig3_hr_null_worlds.png", conditions=[0, len(labels) - 1], summary=ds)
     sec.figure("fig3_hr_null_worlds.png", "Figure 3. HR distributions under the null: all mechanisms off vs all "
                                           "together.")
     return sec

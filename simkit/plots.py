@@ -137,13 +137,16 @@ def _conditions(attrs, only):
     return list(only)
 
 
-def zip_plot(store, out, truth="conditional", conditions=None):
+def zip_plot(store, out, truth="conditional", conditions=None, summary=None):
     """Zip plot (Morris, White & Crowther 2019): the replicates' 95% CIs of the log HR ranked
-    by |z| against the truth; non-covering intervals in red, coverage with its MCSE."""
+    by |z| against the truth; non-covering intervals in red, coverage with its MCSE (from the
+    store's summary Dataset: cluster-robust where replicates share registries)."""
     from .store import read_fields
+    from .summary import measure, summarize
     plt = pyplot()
     attrs, d = read_fields(store, ["log_hr", "log_hr_se", "hr_ci_low", "hr_ci_high"])
     conds = _conditions(attrs, conditions)
+    summary = summarize(store) if summary is None else summary
     rows, cols = _panels(len(conds))
     fig, axes = plt.subplots(rows, cols, figsize=(4.2 * cols, 3.8 * rows), squeeze=False)
     for ax, c in zip(axes.flat, conds):
@@ -161,10 +164,9 @@ def zip_plot(store, out, truth="conditional", conditions=None):
             ax.hlines(rank[mask], lo_o[mask], hi_o[mask], color=col, lw=0.6, alpha=0.8)
         ax.axvline(th, color="black", lw=1)
         ax.axhline(95, color="grey", lw=0.8, ls="--")
-        cov = cover.mean() if n else np.nan
-        mc = np.sqrt(cov * (1 - cov) / n) if n else np.nan
+        cov = measure(summary, "coverage" if truth == "conditional" else "marginal_coverage", c=c)
         ax.set_title(f"{_cond_label({k: v[c] for k, v in attrs['condition_coords'].items()}, c)}\n"
-                     f"coverage {cov:.3f} (MCSE {mc:.3f}), n={n}", fontsize=8.5)
+                     f"coverage {cov.estimate:.3f} (MCSE {cov.mcse:.3f}), n={cov.n}", fontsize=8.5)
         ax.set_xlabel(f"95% CI of log HR ({truth} truth {th:.2f} marked)")
         ax.set_ylabel("centile of |z| (ranked)")
         ax.set_ylim(0, 100)
@@ -187,13 +189,16 @@ def hr_ticks(ax):
     ax.xaxis.set_minor_formatter(NullFormatter())
 
 
-def hist_plot(store, out, conditions=None):
-    """Distribution of the design's HR per condition (log axis), the paper's 0.30 and the truth marked."""
+def hist_plot(store, out, conditions=None, summary=None):
+    """Distribution of the design's HR per condition (log axis), the paper's 0.30 and the truth
+    marked, P(as extreme as the paper) with its MCSE from the store's summary Dataset."""
     from .seedpaper import reported
     from .store import read_fields
+    from .summary import measure, summarize
     plt = pyplot()
-    attrs, d = read_fields(store, ["hr", "hr_p"])
+    attrs, d = read_fields(store, ["hr"])
     conds = _conditions(attrs, conditions)
+    summary = summarize(store) if summary is None else summary
     rows, cols = _panels(len(conds))
     paper = reported()["survival"]
     fig, axes = plt.subplots(rows, cols, figsize=(4.2 * cols, 3.4 * rows), squeeze=False)
@@ -210,11 +215,9 @@ def hist_plot(store, out, conditions=None):
         t = attrs.get("truth")
         if t:
             ax.axvline(np.exp(t[c]["marginal_log_hr"]), color="grey", lw=1, ls=":", label="true HR (marginal)")
-        p_ext = np.mean((hr[ok] <= paper["hr"]) & (d["hr_p"][c][ok] <= paper["hr_p"])) if ok.any() else np.nan
-        n = ok.sum()
-        mc = np.sqrt(p_ext * (1 - p_ext) / n) if n else np.nan
+        pe = measure(summary, "p_extreme_hr_and_p", c=c)
         ax.set_title(f"{_cond_label({k: v[c] for k, v in attrs['condition_coords'].items()}, c)}\n"
-                     f"P(HR<=0.30 & p<=0.0004) = {p_ext:.3f} (MCSE {mc:.3f}), n={n}", fontsize=8.5)
+                     f"P(HR<=0.30 & p<=0.0004) = {pe.estimate:.3f} (MCSE {pe.mcse:.3f}), n={pe.n}", fontsize=8.5)
         ax.set_xlabel("hazard ratio reported by the design (log scale)")
         ax.set_ylabel("replicates")
         ax.legend(fontsize=7)
