@@ -31,7 +31,7 @@ _API = {
     "Design": "design", "run_replicates": "design", "replicate_data": "design",
     "CHOICES": "choices",
     "load_scenario": "scenario", "load_study": "grid",
-    "run": "api", "open_results": "store", "summarize": ("performance", "summarize_store"),
+    "run": "api", "open_results": "store", "summarize": "summary",
     "build_theta": "world", "true_effects": "world",
     "power_analysis": "power", "exact_power": "power", "sample_size": "power",
     "ledger": "claims",

@@ -1,4 +1,4 @@
-"""Figures: Kaplan-Meier curves, response classes (and, later, Monte Carlo plots).
+"""Figures: Kaplan-Meier curves, response classes, and the Monte Carlo plots of stores and summaries.
 
 Matplotlib with the Agg backend, so figures render on a machine without a screen.
 """
@@ -7,7 +7,7 @@ from __future__ import annotations
 import numpy as np
 
 
-def _plt():
+def pyplot():
     """pyplot, on the file-only Agg backend unless the user already chose one
     (a notebook's inline backend must survive our plotting calls)."""
     import sys
@@ -36,7 +36,7 @@ def at_risk(time, grid):
 def plot_analysis(table, res, path):
     """Two KM curves with numbers at risk, and the response-class bar chart."""
     from .seedpaper import reported
-    plt = _plt()
+    plt = pyplot()
     rep = reported()
     fig = plt.figure(figsize=(11, 5.2))
     gs = fig.add_gridspec(2, 2, height_ratios=[4, 1], width_ratios=[1.6, 1], hspace=0.32, wspace=0.28)
@@ -137,13 +137,16 @@ def _conditions(attrs, only):
     return list(only)
 
 
-def zip_plot(store, out, truth="conditional", conditions=None):
+def zip_plot(store, out, truth="conditional", conditions=None, summary=None):
     """Zip plot (Morris, White & Crowther 2019): the replicates' 95% CIs of the log HR ranked
-    by |z| against the truth; non-covering intervals in red, coverage with its MCSE."""
+    by |z| against the truth; non-covering intervals in red, coverage with its MCSE (from the
+    store's summary Dataset: cluster-robust where replicates share registries)."""
     from .store import read_fields
-    plt = _plt()
+    from .summary import measure, summarize
+    plt = pyplot()
     attrs, d = read_fields(store, ["log_hr", "log_hr_se", "hr_ci_low", "hr_ci_high"])
     conds = _conditions(attrs, conditions)
+    summary = summarize(store) if summary is None else summary
     rows, cols = _panels(len(conds))
     fig, axes = plt.subplots(rows, cols, figsize=(4.2 * cols, 3.8 * rows), squeeze=False)
     for ax, c in zip(axes.flat, conds):
@@ -161,10 +164,9 @@ def zip_plot(store, out, truth="conditional", conditions=None):
             ax.hlines(rank[mask], lo_o[mask], hi_o[mask], color=col, lw=0.6, alpha=0.8)
         ax.axvline(th, color="black", lw=1)
         ax.axhline(95, color="grey", lw=0.8, ls="--")
-        cov = cover.mean() if n else np.nan
-        mc = np.sqrt(cov * (1 - cov) / n) if n else np.nan
+        cov = measure(summary, "coverage" if truth == "conditional" else "marginal_coverage", c=c)
         ax.set_title(f"{_cond_label({k: v[c] for k, v in attrs['condition_coords'].items()}, c)}\n"
-                     f"coverage {cov:.3f} (MCSE {mc:.3f}), n={n}", fontsize=8.5)
+                     f"coverage {cov.estimate:.3f} (MCSE {cov.mcse:.3f}), n={cov.n}", fontsize=8.5)
         ax.set_xlabel(f"95% CI of log HR ({truth} truth {th:.2f} marked)")
         ax.set_ylabel("centile of |z| (ranked)")
         ax.set_ylim(0, 100)
@@ -177,7 +179,7 @@ def zip_plot(store, out, truth="conditional", conditions=None):
     return out
 
 
-def _hr_ticks(ax):
+def hr_ticks(ax):
     """Readable hazard-ratio ticks on a log axis (no crowded minor labels)."""
     from matplotlib.ticker import FixedLocator, NullFormatter, StrMethodFormatter
     lo, hi = ax.get_xlim()
@@ -187,13 +189,16 @@ def _hr_ticks(ax):
     ax.xaxis.set_minor_formatter(NullFormatter())
 
 
-def hist_plot(store, out, conditions=None):
-    """Distribution of the design's HR per condition (log axis), the paper's 0.30 and the truth marked."""
+def hist_plot(store, out, conditions=None, summary=None):
+    """Distribution of the design's HR per condition (log axis), the paper's 0.30 and the truth
+    marked, P(as extreme as the paper) with its MCSE from the store's summary Dataset."""
     from .seedpaper import reported
     from .store import read_fields
-    plt = _plt()
-    attrs, d = read_fields(store, ["hr", "hr_p"])
+    from .summary import measure, summarize
+    plt = pyplot()
+    attrs, d = read_fields(store, ["hr"])
     conds = _conditions(attrs, conditions)
+    summary = summarize(store) if summary is None else summary
     rows, cols = _panels(len(conds))
     paper = reported()["survival"]
     fig, axes = plt.subplots(rows, cols, figsize=(4.2 * cols, 3.4 * rows), squeeze=False)
@@ -204,17 +209,15 @@ def hist_plot(store, out, conditions=None):
         bins = np.geomspace(max(min(h.min(), 0.2), 1e-3), max(h.max(), 1.5), 40) if h.size else 10
         ax.hist(h, bins=bins, color="#1b6ca8", alpha=0.85)
         ax.set_xscale("log")
-        _hr_ticks(ax)
+        hr_ticks(ax)
         ax.axvline(paper["hr"], color="#c0392b", lw=1.5, label=f"paper HR {paper['hr']}")
         ax.axvline(np.exp(attrs["conditional_log_hr"][c]), color="black", lw=1, ls="--", label="true HR (conditional)")
         t = attrs.get("truth")
         if t:
             ax.axvline(np.exp(t[c]["marginal_log_hr"]), color="grey", lw=1, ls=":", label="true HR (marginal)")
-        p_ext = np.mean((hr[ok] <= paper["hr"]) & (d["hr_p"][c][ok] <= paper["hr_p"])) if ok.any() else np.nan
-        n = ok.sum()
-        mc = np.sqrt(p_ext * (1 - p_ext) / n) if n else np.nan
+        pe = measure(summary, "p_extreme_hr_and_p", c=c)
         ax.set_title(f"{_cond_label({k: v[c] for k, v in attrs['condition_coords'].items()}, c)}\n"
-                     f"P(HR<=0.30 & p<=0.0004) = {p_ext:.3f} (MCSE {mc:.3f}), n={n}", fontsize=8.5)
+                     f"P(HR<=0.30 & p<=0.0004) = {pe.estimate:.3f} (MCSE {pe.mcse:.3f}), n={pe.n}", fontsize=8.5)
         ax.set_xlabel("hazard ratio reported by the design (log scale)")
         ax.set_ylabel("replicates")
         ax.legend(fontsize=7)
@@ -226,53 +229,53 @@ def hist_plot(store, out, conditions=None):
     return out
 
 
+# nested-loop plot: --measure -> (measure of simkit.summary, axis label)
 NESTED_MEASURES = {
-    "rejection": ("vs_conditional", "rejection", "rejection rate of the Cox Wald test"),
-    "bias": ("vs_conditional", "bias", "bias of log HR (vs conditional truth)"),
-    "bias_marginal": ("vs_marginal", "bias", "bias of log HR (vs marginal truth)"),
-    "coverage": ("vs_conditional", "coverage", "coverage of the 95% CI"),
-    "empirical_se": ("vs_conditional", "empirical_se", "empirical SE of log HR"),
-    "mse": ("vs_conditional", "mse", "MSE of log HR"),
-    "p_extreme": ("p_as_extreme_as_paper", "hr_and_p", "P(HR <= 0.30 and p <= 0.0004)"),
-    "match_rate": (None, "match_rate", "share of treated matched"),
+    "rejection": ("rejection", "rejection rate of the Cox Wald test"),
+    "bias": ("bias", "bias of log HR (vs conditional truth)"),
+    "bias_marginal": ("marginal_bias", "bias of log HR (vs marginal truth)"),
+    "coverage": ("coverage", "coverage of the 95% CI"),
+    "empirical_se": ("empirical_se", "empirical SE of log HR"),
+    "mse": ("mse", "MSE of log HR"),
+    "p_extreme": ("p_extreme_hr_and_p", "P(HR <= 0.30 and p <= 0.0004)"),
+    "match_rate": ("match_rate", "share of treated matched"),
 }
 
 
 def nested_loop_plot(store, out, measure="rejection"):
     """Nested-loop plot (Rücker & Schwarzer 2014): a measure over every grid condition,
-    the conditions ordered by the grid's nested loops, with the parameter values as steps below."""
+    the conditions ordered by the grid's nested loops, with the parameter values as steps below.
+    `store`: a store path or its summary Dataset (simkit.summary.summarize)."""
     from .errors import InputError
-    from .performance import summarize_store
-    plt = _plt()
+    from .summary import flat, summarize
+    plt = pyplot()
     if measure not in NESTED_MEASURES:
         raise InputError("--measure", f"expected one of {', '.join(NESTED_MEASURES)}, got {measure!r}")
-    sec, key, label = NESTED_MEASURES[measure]
-    s = summarize_store(store)
-    conds = s["conditions"]
-    vals, errs = [], []
-    for c in conds:
-        m = (c[sec] if sec else c).get(key) if (sec is None or sec in c) else None
-        vals.append(np.nan if not m or m["estimate"] is None else m["estimate"])
-        errs.append(np.nan if not m or m["mcse"] is None else m["mcse"])
-    vals, errs = np.array(vals), np.array(errs)
-    params = [k for k in conds[0]["coords"] if k != "label"]
-    x = np.arange(len(conds))
-    fig, (ax, axp) = plt.subplots(2, 1, figsize=(max(6, 0.35 * len(conds) + 3), 6),
+    name, label = NESTED_MEASURES[measure]
+    ds = store if hasattr(store, "data_vars") else summarize(store)
+    if name not in ds["measure"].values:
+        raise InputError("--measure", f"{measure}: this store has no {name} (no marginal truth)")
+    sel = ds.sel(measure=name)
+    vals, errs = flat(sel, "estimate"), flat(sel, "mcse")
+    n_cond = vals.size
+    params = [k for k in ds.attrs["condition_coords"] if k != "label"]
+    x = np.arange(n_cond)
+    fig, (ax, axp) = plt.subplots(2, 1, figsize=(max(6, 0.35 * n_cond + 3), 6),
                                   gridspec_kw={"height_ratios": [3, max(1, len(params))]}, sharex=True)
     ax.step(x, vals, where="mid", color="#1b6ca8", lw=2)
     ax.fill_between(x, vals - 1.96 * errs, vals + 1.96 * errs, step="mid", color="#1b6ca8", alpha=0.2,
                     label="+-1.96 MCSE")
     if measure == "rejection":
-        ax.axhline(s["alpha"], color="grey", ls="--", lw=0.8, label=f"alpha {s['alpha']}")
+        ax.axhline(ds.attrs["alpha"], color="grey", ls="--", lw=0.8, label=f"alpha {ds.attrs['alpha']}")
     if measure == "coverage":
         ax.axhline(0.95, color="grey", ls="--", lw=0.8, label="0.95")
     if measure.startswith("bias"):
         ax.axhline(0, color="grey", ls="--", lw=0.8)
     ax.set_ylabel(label)
     ax.legend(fontsize=8)
-    ax.set_title(f"Nested-loop plot: {label} over {len(conds)} conditions", fontsize=10)
+    ax.set_title(f"Nested-loop plot: {label} over {n_cond} conditions", fontsize=10)
     for i, p in enumerate(params):
-        raw = [c["coords"][p] for c in conds]
+        raw = flat(ds, p).tolist()
         try:
             v = np.array(raw, dtype=float)
             lev = np.unique(v)
@@ -282,10 +285,112 @@ def nested_loop_plot(store, out, measure="rejection"):
             y = np.array([lev.index(str(r)) for r in raw])
         span = max(len(lev) - 1, 1)
         axp.step(x, i + 0.8 * y / span, where="mid", lw=1.3)
-        axp.text(-0.6, i + 0.4, f"{p}: {', '.join(map(str, lev))}", fontsize=7, ha="right", va="center")
+        axp.text(-0.6, i + 0.4, f"{ds[p].attrs.get('key', p)}: {', '.join(map(str, lev))}", fontsize=7,
+                 ha="right", va="center")
     axp.set_yticks([])
     axp.set_xlabel("condition (nested loops over the grid)")
     fig.tight_layout()
     fig.savefig(out, dpi=120, bbox_inches="tight")
+    plt.close(fig)
+    return out
+
+
+def _est_err(ds, name):
+    """estimate and MCSE of one measure as float arrays (NaN where missing)."""
+    sel = ds.sel(measure=name)
+    return sel["estimate"].values.astype(float), sel["mcse"].values.astype(float)
+
+
+def hr_interval_plot(ds, out, label, paper_hr, truth_hr=1.0, title=""):
+    """Per condition of a summary: the median HR (+-1.96 MCSE) and the 2.5%-97.5% range of the
+    replicates' HRs, conditions labelled by the coordinate `label`, on a log axis."""
+    from .summary import flat
+    plt = pyplot()
+    labels = [str(v) for v in flat(ds, label)]
+    med, err = (flat(ds.sel(measure="hr_q0.5"), v) for v in ("estimate", "mcse"))
+    err = np.nan_to_num(err)  # no MCSE (a single registry): no error bar
+    lo = flat(ds.sel(measure="hr_q0.025"), "estimate")
+    hi = flat(ds.sel(measure="hr_q0.975"), "estimate")
+    y = np.arange(len(labels))[::-1]
+    fig, ax = plt.subplots(figsize=(8, 0.45 * len(labels) + 1.5))
+    ax.hlines(y, lo, hi, color="#9ab8d6", lw=4, label="2.5%-97.5% of replicates")
+    ax.errorbar(med, y, xerr=1.96 * err, fmt="o", color="#1b6ca8", label="median (+-1.96 MCSE)")
+    ax.axvline(truth_hr, color="black", lw=1, label=f"truth (HR {truth_hr:g})")
+    ax.axvline(paper_hr, color="#c0392b", lw=1.5, label=f"paper HR {paper_hr}")
+    ax.set_xscale("log")
+    ax.set_xlim(min(0.2, np.nanmin(lo) * 0.9), max(2.5, np.nanmax(hi) * 1.1))
+    hr_ticks(ax)
+    ax.set_yticks(y)
+    ax.set_yticklabels(labels, fontsize=8)
+    ax.set_xlabel("hazard ratio reported by the design (log scale)")
+    ax.legend(fontsize=7, loc="lower right")
+    ax.set_title(title, fontsize=10)
+    fig.tight_layout()
+    fig.savefig(out, dpi=120)
+    plt.close(fig)
+    return out
+
+
+def curves_plot(ds, out, measure, x, colour, style=None, xlabel=None, ylabel="", title="", log_x=False,
+                hlines=(), note=None, names=None):
+    """A measure (+-1.96 MCSE) against grid dim `x`, one curve per level of dim `colour` (and line
+    style per level of dim `style`).  hlines: (y, colour) reference lines; note: (x, y, text)
+    in red; names: {dim: legend name} (default: the scenario key)."""
+    plt = pyplot()
+    names = {d: ds[d].attrs.get("key", d) for d in (colour, style) if d} | dict(names or {})
+    sel = ds.sel(measure=measure)
+    fig, ax = plt.subplots(figsize=(7, 4.5))
+    levels = sorted(sel[colour].values.tolist())
+    colours = ["#c0392b", "#e67e22", "#27ae60", "#1b6ca8", "#8e44ad", "#7f8c8d"]
+    styles = sel[style].values.tolist() if style else [None]
+    for st, ls in zip(styles, ("-", "--", ":", "-.")):
+        for lev, col in zip(levels, colours):
+            cur = sel.sel({colour: lev, **({style: st} if style else {})}).sortby(x)
+            lab = f"{names[colour]} {lev:g}" + (f", {names[style]} {st}" if style else "")
+            ax.errorbar(cur[x].values, cur["estimate"].values, yerr=1.96 * cur["mcse"].values, ls=ls, color=col,
+                        marker="o", ms=3, capsize=2, label=lab)
+    for y, col in hlines:
+        ax.axhline(y, color=col, lw=0.8, ls=":")
+    if note is not None:
+        ax.axvline(note[0], color="#c0392b", lw=0.8, ls=":")
+        ax.text(note[0], note[1], " " + note[2], color="#c0392b", fontsize=8)
+    if log_x:
+        ax.set_xscale("log")
+        xt = sorted(sel[x].values.tolist())
+        ax.set_xticks(xt)
+        ax.set_xticklabels([f"{v:g}" for v in xt])
+    ax.set_xlabel(xlabel or ds[x].attrs.get("key", x))
+    ax.set_ylabel(ylabel)
+    ax.set_ylim(0, 1.02)
+    ax.legend(fontsize=6.5, ncol=2, loc="center right")
+    ax.set_title(title, fontsize=10)
+    fig.tight_layout()
+    fig.savefig(out, dpi=120)
+    plt.close(fig)
+    return out
+
+
+def panels_plot(ds, out, panels, x, group, xlabel=None, title=""):
+    """Side-by-side panels, one per (measure, y label, reference y or None, y limits or None) of
+    `panels`: the measure (+-1.96 MCSE) against grid dim `x`, one line per level of dim `group`."""
+    plt = pyplot()
+    fig, axes = plt.subplots(1, len(panels), figsize=(5 * len(panels), 4), squeeze=False)
+    colours = ["#1b6ca8", "#27ae60", "#c0392b", "#e67e22", "#8e44ad"]
+    for ax, (name, ylabel, ref, ylim) in zip(axes.flat, panels):
+        sel = ds.sel(measure=name)
+        for lev, col in zip(sel[group].values.tolist(), colours):
+            cur = sel.sel({group: lev}).sortby(x)
+            ax.errorbar(cur[x].values, cur["estimate"].values, yerr=1.96 * np.nan_to_num(cur["mcse"].values),
+                        color=col, marker="o", capsize=2, label=str(lev))
+        if ref is not None:
+            ax.axhline(ref, color="black", lw=0.8)
+        if ylim is not None:
+            ax.set_ylim(*ylim)
+        ax.set_xlabel(xlabel or ds[x].attrs.get("key", x))
+        ax.set_ylabel(ylabel)
+        ax.legend(title=ds[group].attrs.get("key", group), fontsize=8)
+    fig.suptitle(title, fontsize=10)
+    fig.tight_layout()
+    fig.savefig(out, dpi=120)
     plt.close(fig)
     return out

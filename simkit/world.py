@@ -284,7 +284,7 @@ def theta_dict(theta: np.ndarray) -> dict:
 def pool_key(seed: int, condition: int, replicate: int, pool_policy: str = "condition",
              pool_block_size: int = 1) -> np.uint64:
     """Pool key under a pool policy: one registry per condition, per replicate or
-    per block of `block_size` replicates (numba twin: kernels.history.pool_key)."""
+    per block of `pool_block_size` replicates (numba twin: kernels.history.pool_key)."""
     from .choices import CHOICE
     c = CHOICE["pool_policy"]
     code = c.codes[c.check(pool_policy)]

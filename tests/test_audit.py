@@ -31,9 +31,56 @@ def test_audit_tiny_end_to_end(tmp_path, capsys):
     assert main(["audit", "--out", str(out), "--reps", "40", "--jobs", "1", "--quiet"]) == 0
     lines = [ln for ln in capsys.readouterr().out.splitlines() if "chunks computed" in ln]
     assert len(lines) == 5 and all("(0 chunks computed" in ln for ln in lines)
+    # the summaries are Datasets with the scenarios' grids as named dims
+    from simkit.audit import run_audit
+    res = run_audit(out=str(out), reps=40, jobs=1, progress=False, log=lambda s: None)
+    s = res["summaries"]
+    assert s["power"]["estimate"].dims == ("mechanisms", "treatment_hr", "design_n_treated", "measure")
+    assert s["caliper"]["caliper"].attrs["key"] == "caliper"
+    assert s["null-world"]["label"].values[0] == "all world mechanisms off"
+    # the seed section's table reads the seed store's summary
+    hr_med = s["seed-design"]["estimate"].sel(measure="hr_q0.5").item()
+    assert f"| HR, median (MCSE) | {hr_med:.3g} (" in md
 
 
 def test_audit_bad_args(tmp_path, capsys):
     assert main(["audit", "--reps", "3", "--out", str(tmp_path / "x")]) == 2
     assert "--reps" in capsys.readouterr().err
     assert main(["audit", str(tmp_path / "missing.toml"), "--out", str(tmp_path / "y")]) == 2
+
+
+def test_report_writer_and_formats(tmp_path):
+    import math
+
+    from simkit.measures import Measure
+    from simkit.report import Section, fmt, num, write_report
+    sec = Section("A & B")
+    sec.text("x < y")
+    sec.table(["a|b", "c"], [[1, "p|q"]])
+    sec.figure("f.png", "the <figure>")
+    write_report(tmp_path, "T", ["pre"], [sec])
+    md = (tmp_path / "report.md").read_text()
+    assert md.startswith("# T\n\npre\n\n## A & B") and "| a\\|b | c |" in md and "| 1 | p\\|q |" in md
+    assert "![the <figure>](f.png)" in md
+    html = (tmp_path / "report.html").read_text()
+    assert "<h2>A &amp; B</h2>" in html and "x &lt; y" in html and "<td>p|q</td>" in html
+    assert fmt(Measure("m", 0.12345, 0.01, 10)) == "0.123 (0.01)"
+    assert fmt(Measure("m", 0.5, math.nan, 10)) == "0.5 (n/a)"
+    assert fmt(Measure("m", math.nan, math.nan, 0)) == "-"
+    assert fmt(Measure("m", 0.25, 0.05, 10), pct=True) == "25.0% (5.0)"
+    assert num(None) == "-" and num(float("nan")) == "-" and num(0.123456) == "0.1235" and num(3) == "3"
+
+
+def test_no_grid_key_outside_its_section():
+    # the scenarios' grid dims may be named only in the section function of their scenario
+    import inspect
+
+    from simkit import audit
+    keys = ("n_treated", "treatment_hr", "treatment.hr", "match_choice", "design.caliper", 'x="caliper"',
+            '"mechanisms"', '"label"')
+    owners = {"power", "caliper", "claims_ledger", "decomposition"}
+    for name, fn in inspect.getmembers(audit, inspect.isfunction):
+        if fn.__module__ != audit.__name__ or name in owners:
+            continue
+        src = inspect.getsource(fn)
+        assert not [k for k in keys if k in src], name

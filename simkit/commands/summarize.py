@@ -1,11 +1,29 @@
-"""`simkit summarize STORE`: performance measures per condition, each with its Monte Carlo SE."""
+"""`simkit summarize STORE | TABLE.csv`: performance measures, each with its Monte Carlo SE."""
 
-HELP = "performance measures of a finished run (bias, coverage, rejection, ...) with Monte Carlo SEs"
+HELP = ("performance measures (bias, coverage, rejection, ...) with Monte Carlo SEs of a finished run, "
+        "or of any simulation study's long table of estimates (CSV)")
+
+TABLE_FLAGS = ("estimate", "se", "true", "method", "ref", "by", "ci", "p", "rep", "cluster")
 
 
 def register(p):
-    p.add_argument("store", metavar="STORE", help="a store written by `simkit run`")
+    p.add_argument("store", metavar="STORE|TABLE.csv",
+                   help="a store written by `simkit run`, or a CSV with one row per replicate (x method x "
+                        "condition): the measures of simkit.measures.simsum (docs/summary.md)")
     p.add_argument("--json", action="store_true", help="print JSON")
+    g = p.add_argument_group("a CSV table (like rsimsum::simsum)")
+    g.add_argument("--estimate", metavar="COL", help="column of point estimates (required for a CSV)")
+    g.add_argument("--true", metavar="VALUE|COL", help="the true value: a number or a column (required for a CSV)")
+    g.add_argument("--se", metavar="COL", help="column of model SEs")
+    g.add_argument("--method", metavar="COL", help="column naming the method")
+    g.add_argument("--ref", metavar="METHOD", help="reference method for the relative precision (default: the first)")
+    g.add_argument("--by", metavar="COL", nargs="+", help="column(s) naming the condition")
+    g.add_argument("--ci", metavar="COL", nargs=2, help="columns of the CI limits (default: estimate -+ z se)")
+    g.add_argument("--p", metavar="COL", help="column of p-values (default: from estimate / se)")
+    g.add_argument("--rep", metavar="COL", help="column identifying the replicate, to pair methods")
+    g.add_argument("--cluster", metavar="COL", help="column of cluster labels (cluster-robust MCSEs)")
+    g.add_argument("--alpha", type=float, default=0.05, help="level of the tests (default 0.05)")
+    g.add_argument("--level", type=float, default=0.95, help="level of the computed CIs (default 0.95)")
     return run
 
 
@@ -44,14 +62,95 @@ def render(summary) -> str:
                      f">=21 decreased {_m(pe['n_decreased_ge_21'])}, median ratio {_m(pe['median_ratio_ge_paper'])}")
         lines.append(f"  match rate {_m(c['match_rate'])}, Cox not estimable {_m(c['degenerate_cox'])}, "
                      f"nothing matched {_m(c['nothing_matched'])}")
+        other = [f"{f}: " + ", ".join(f"{r} {_m(m)}" for r, m in sh.items() if r != "ok" and m["estimate"])
+                 for f, sh in c.get("status_shares", {}).items()
+                 if any(m["estimate"] for r, m in sh.items() if r != "ok")]
+        if other:
+            lines.append("  status codes other than ok: " + "; ".join(other))
         lines.append("")
     return "\n".join(lines)
 
 
+def table_records(ds) -> list:
+    """A simsum Dataset as one record per (condition, method, measure), for JSON."""
+    df = ds[["estimate", "mcse", "n"]].to_dataframe().reset_index()
+    df = df[df["n"].notna()]
+    return df.astype({"n": int}).to_dict(orient="records")
+
+
+def render_table(ds, source) -> str:
+    import numpy as np
+    index = [d for d in ds["estimate"].dims if d != "measure"]
+    lines = [f"{source}: estimate (Monte Carlo SE) [n]; true value {ds.attrs['true']}"
+             + (f", reference method {ds.attrs['ref']}" if ds.attrs.get("ref") is not None else ""), ""]
+    stacked = ds.stack(_cell=index) if index else ds.expand_dims(_cell=[0])
+    for i in range(stacked.sizes["_cell"]):
+        cell = stacked.isel(_cell=i)
+        if index:
+            lines.append(", ".join(f"{ds[d].attrs.get('column', d)}={cell[d].item()}" for d in index))
+        for m in ds["measure"].values:
+            e, s, n = (cell[v].sel(measure=m).item() for v in ("estimate", "mcse", "n"))
+            if n != n:  # no such cell (NaN n): a method absent in this condition
+                continue
+            es = f"{e:.4g}" if np.isfinite(e) else "-"
+            ss = f"{s:.2g}" if np.isfinite(s) else "n/a"
+            lines.append(f"  {m:<24} {es} ({ss}) [{int(n)}]")
+        lines.append("")
+    return "\n".join(lines)
+
+
+def _run_table(args):
+    import pandas as pd
+
+    from . import print_json
+    from ..errors import InputError
+    from ..measures import SimsumError, simsum
+    where = args.store
+    for flag in ("estimate", "true"):
+        if getattr(args, flag) is None:
+            raise InputError(f"--{flag}", f"required for a CSV table ({where}): "
+                                          "the column of estimates (--estimate) and the truth (--true)")
+    try:
+        df = pd.read_csv(where)
+    except (OSError, ValueError) as e:
+        raise InputError(where, f"cannot read the CSV: {e}") from None
+    true = args.true
+    try:
+        true = float(true)
+    except ValueError:
+        pass  # a column name
+    flag = {"estvarname": "--estimate", "true": "--true", "se": "--se", "methodvar": "--method", "ref": "--ref",
+            "by": "--by", "ci_limits": "--ci", "p": "--p", "repvar": "--rep", "cluster": "--cluster",
+            "alpha": "--alpha", "level": "--level", "data": where}
+    try:
+        ds = simsum(df, args.estimate, true, se=args.se, methodvar=args.method, ref=args.ref, by=args.by,
+                    ci_limits=args.ci, p=args.p, alpha=args.alpha, level=args.level, repvar=args.rep,
+                    cluster=args.cluster)
+    except SimsumError as e:
+        raise InputError(flag.get(e.where, e.where), e.message) from None
+    if args.json:
+        print_json({"table": where, **{k: v for k, v in ds.attrs.items()}, "measures": table_records(ds)})
+    else:
+        print(render_table(ds, where))
+    return 0
+
+
+def _is_table(path) -> bool:
+    from pathlib import Path
+    p = Path(path)
+    return p.is_file() and p.suffix.lower() in (".csv", ".txt", ".gz")
+
+
 def run(args):
     from . import print_json
-    from ..performance import summarize_store
-    s = summarize_store(args.store)
+    from ..errors import InputError
+    from ..summary import summarize, to_json
+    if _is_table(args.store):
+        return _run_table(args)
+    used = [f for f in TABLE_FLAGS if getattr(args, f) is not None]
+    if used:
+        raise InputError(f"--{used[0]}", f"only for a CSV table; {args.store} is not a .csv file")
+    s = to_json(summarize(args.store))
     if args.json:
         print_json(s)
     else:

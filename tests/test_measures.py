@@ -1,0 +1,314 @@
+"""Performance measures and their Monte Carlo SEs (Morris, White & Crowther 2019).
+
+Two kinds of check: the formulas by hand on a tiny input, and the MCSE as what it
+claims to be: the SD of the measure across independent repetitions of a study.
+"""
+import math
+
+import numpy as np
+import pytest
+
+from simkit import measures as P
+
+
+def test_by_hand_tiny():
+    est = np.array([1.0, 2.0, 4.0, np.nan])
+    se = np.array([1.0, 1.0, 2.0, np.nan])
+    b = P.bias(est, 2.0)
+    assert b.n == 3
+    assert b.estimate == pytest.approx(7 / 3 - 2)
+    # sum of squared deviations from 7/3: (16+1+25)/9 = 42/9
+    assert b.mcse == pytest.approx(math.sqrt((42 / 9) / (3 * 2)))
+    e = P.empirical_se(est)
+    assert e.estimate == pytest.approx(math.sqrt((42 / 9) / 2))
+    assert e.mcse == pytest.approx(e.estimate / math.sqrt(4))
+    m = P.mse(est, 2.0)
+    sq = np.array([1.0, 0.0, 4.0])
+    assert m.estimate == pytest.approx(5 / 3)
+    assert m.mcse == pytest.approx(math.sqrt(np.sum((sq - 5 / 3) ** 2) / 6))
+    ms = P.model_se(se)
+    assert ms.estimate == pytest.approx(math.sqrt(2.0))
+    v = np.array([1.0, 1.0, 4.0])
+    assert ms.mcse == pytest.approx(math.sqrt(np.var(v, ddof=1) / (4 * 3 * 2.0)))
+    c = P.coverage([0, 0, 3, np.nan], [3, 1, 5, 1], 2.0)
+    assert (c.estimate, c.n) == (pytest.approx(1 / 3), 3)
+    assert c.mcse == pytest.approx(math.sqrt((1 / 3) * (2 / 3) / 3))
+    r = P.rejection([0.01, 0.2, np.nan, 0.05], 0.05)
+    assert r.estimate == pytest.approx(2 / 3) and r.n == 3
+    assert P.relative_bias(est, 0.0).estimate != P.relative_bias(est, 0.0).estimate  # NaN at truth 0
+    assert P.relative_bias(est, 2.0).estimate == pytest.approx((7 / 3 - 2) / 2)
+    d = P.estimator_measures(est, se, 2.0)
+    assert d["degenerate"].estimate == pytest.approx(0.25) and d["degenerate"].n == 4
+
+
+def test_empty_and_single():
+    assert P.bias([], 0).n == 0 and math.isnan(P.bias([], 0).estimate)
+    assert math.isnan(P.empirical_se([1.0]).estimate)
+    assert math.isnan(P.quantile([], 0.5).estimate)
+
+
+@pytest.mark.parametrize("name", ["bias", "empirical_se", "mse", "model_se", "coverage", "rejection",
+                                  "relative_se_error_pct", "q0.5"])
+def test_mcse_is_the_sd_across_repeated_studies(name):
+    # 1500 simulation studies of 400 replicates each; the MCSE a single study reports
+    # must agree with the SD of the measure across studies (to sampling error of ~4%).
+    rng = np.random.default_rng(7)
+    vals, mcses = [], []
+    truth = 0.3
+    for _ in range(1500):
+        n = 400
+        se = np.sqrt(rng.gamma(20, 0.05 / 20, n))         # model SEs vary around ~0.22
+        est = truth + 0.02 + rng.normal(0, 1, n) * se * 1.1  # slightly biased, SE understated
+        lo, hi = est - 1.96 * se, est + 1.96 * se
+        p = 2 * (1 - __import__("scipy").stats.norm.cdf(np.abs(est / se)))
+        m = {
+            "bias": P.bias(est, truth), "empirical_se": P.empirical_se(est), "mse": P.mse(est, truth),
+            "model_se": P.model_se(se), "coverage": P.coverage(lo, hi, truth),
+            "rejection": P.rejection(p), "relative_se_error_pct": P.relative_se_error(est, se),
+            "q0.5": P.quantile(est, 0.5),
+        }[name]
+        vals.append(m.estimate)
+        mcses.append(m.mcse)
+    sd = np.std(vals, ddof=1)
+    ratio = np.mean(mcses) / sd
+    tol = 0.15 if name == "q0.5" else 0.08
+    assert abs(ratio - 1) < tol, (name, ratio)
+
+
+def test_cluster_robust_mcse_reduces_to_iid_and_tracks_clustered_studies():
+    rng = np.random.default_rng(3)
+    x = rng.normal(size=50)
+    # singleton clusters: the Morris et al. bias MCSE exactly
+    assert P.bias(x, 0.0, clusters=np.arange(50)).mcse == pytest.approx(P.bias(x, 0.0).mcse)
+    # replicates sharing a registry: 40 blocks of 25 with a block effect; the cluster MCSE
+    # must match the SD across repeated studies, while the iid formula understates it
+    est_b, mc_c, mc_i, cov_v, cov_c = [], [], [], [], []
+    g = np.arange(1000) // 25
+    for _ in range(1000):
+        e = np.repeat(rng.normal(0, 0.5, 40), 25) + rng.normal(0, 1, 1000)
+        est_b.append(P.bias(e, 0.0, g).estimate)
+        mc_c.append(P.bias(e, 0.0, g).mcse)
+        mc_i.append(P.bias(e, 0.0).mcse)
+        c = P.coverage(e - 1.0, e + 1.0, 0.0, clusters=g)
+        cov_v.append(c.estimate)
+        cov_c.append(c.mcse)
+    sd = np.std(est_b, ddof=1)
+    assert abs(np.mean(mc_c) / sd - 1) < 0.1
+    assert np.mean(mc_i) / sd < 0.6  # root design effect: about 1 / sqrt(1 + 24 * 0.2)
+    assert abs(np.mean(cov_c) / np.std(cov_v, ddof=1) - 1) < 0.1
+
+
+# ------------------------------------------------------------------ simsum: a long table
+
+import pandas as pd  # noqa: E402
+from scipy.stats import norm  # noqa: E402
+
+from simkit.measures import SimsumError, simsum  # noqa: E402
+
+
+def _twin(x, s, lo, hi, p, truth, alpha=0.05, ref=None):
+    """Morris, White & Crowther (2019) Table 6, written out in plain Python loops.
+    x, s, lo, hi, p, ref: lists for one method in one condition (NaN = missing)."""
+    fin = lambda v: v == v and abs(v) != math.inf  # noqa: E731
+    xs = [v for v in x if fin(v)]
+    n = len(xs)
+    xbar = sum(xs) / n
+    ss = sum((v - xbar) ** 2 for v in xs)
+    out = {"bias": (xbar - truth, math.sqrt(ss / (n * (n - 1))), n)}
+    out["mean"] = (xbar, math.sqrt(ss / (n - 1)) / math.sqrt(n), n)
+    emp = math.sqrt(ss / (n - 1))
+    out["empirical_se"] = (emp, emp / math.sqrt(2 * (n - 1)), n)
+    sq = [(v - truth) ** 2 for v in xs]
+    mse = sum(sq) / n
+    out["mse"] = (mse, math.sqrt(sum((q - mse) ** 2 for q in sq) / (n * (n - 1))), n)
+    v2 = [v ** 2 for v in s if fin(v)]
+    k = len(v2)
+    mod = math.sqrt(sum(v2) / k)
+    var_v2 = sum((v - sum(v2) / k) ** 2 for v in v2) / (k - 1)
+    out["model_se"] = (mod, math.sqrt(var_v2 / (4 * k * mod ** 2)), k)
+    both = [(a, b) for a, b in zip(x, s) if fin(a) and fin(b)]
+    nb = len(both)
+    xb = [a for a, _ in both]
+    vb = [b ** 2 for _, b in both]
+    emp_b = math.sqrt(sum((a - sum(xb) / nb) ** 2 for a in xb) / (nb - 1))
+    mod_b = math.sqrt(sum(vb) / nb)
+    var_vb = sum((v - sum(vb) / nb) ** 2 for v in vb) / (nb - 1)
+    out["relative_se_error_pct"] = (100 * (mod_b / emp_b - 1), 100 * (mod_b / emp_b) * math.sqrt(
+        var_vb / (4 * nb * mod_b ** 4) + 1 / (2 * (nb - 1))), nb)
+
+    def share(flags):
+        f = [v for v in flags if v is not None]
+        q = sum(f) / len(f)
+        return q, math.sqrt(q * (1 - q) / len(f)), len(f)
+    out["coverage"] = share([(a <= truth <= b) if fin(a) and fin(b) else None for a, b in zip(lo, hi)])
+    out["be_coverage"] = share([(a <= xbar <= b) if fin(a) and fin(b) else None for a, b in zip(lo, hi)])
+    out["rejection"] = share([(v <= alpha) if fin(v) else None for v in p])
+    out["degenerate"] = share([not fin(v) for v in x])
+    if ref is not None:
+        rs = [v for v in ref if fin(v)]
+        emp_r = math.sqrt(sum((v - sum(rs) / len(rs)) ** 2 for v in rs) / (len(rs) - 1))
+        pairs = [(a, b) for a, b in zip(x, ref) if fin(a) and fin(b)]
+        ma = sum(a for a, _ in pairs) / len(pairs)
+        mb = sum(b for _, b in pairs) / len(pairs)
+        cov = sum((a - ma) * (b - mb) for a, b in pairs)
+        rho = cov / math.sqrt(sum((a - ma) ** 2 for a, _ in pairs) * sum((b - mb) ** 2 for _, b in pairs))
+        r2 = (emp_r / emp) ** 2
+        out["relative_precision_pct"] = (100 * (r2 - 1), 200 * r2 * math.sqrt(max(0.0, 1 - rho ** 2) / (n - 1)), n)
+    return out
+
+
+def _long_table(rng, n_rep=60, nan_share=0.05):
+    rows = []
+    for size in (30, 90):
+        for k in range(n_rep):
+            common = rng.normal()
+            for m, scale in (("A", 1.0), ("B", 0.7), ("C", 1.3)):
+                se = abs(rng.normal(1.0, 0.2)) * scale / math.sqrt(size) * 5
+                est = 0.2 + 0.5 * common * scale / math.sqrt(size) * 5 + rng.normal(0, se)
+                if rng.random() < nan_share:
+                    est = np.nan
+                if rng.random() < nan_share:
+                    se = np.nan
+                rows.append({"size": size, "rep": k, "method": m, "est": est, "se": se})
+    return pd.DataFrame(rows)
+
+
+@pytest.mark.parametrize("seed", range(12))
+def test_simsum_matches_the_paper_formulas_written_out(seed):
+    rng = np.random.default_rng(seed)
+    df = _long_table(rng, n_rep=int(rng.integers(8, 80)))
+    truth = 0.2
+    ds = simsum(df, "est", truth, se="se", methodvar="method", ref="B", by="size", repvar="rep")
+    assert ds["estimate"].dims == ("size", "method", "measure")
+    z = norm.ppf(0.975)
+    for size in (30, 90):
+        cell = df[df["size"] == size]
+        ref = cell[cell.method == "B"].sort_values("rep")["est"].tolist()
+        for m in ("A", "B", "C"):
+            d = cell[cell.method == m].sort_values("rep")
+            x, s = d["est"].to_numpy(), d["se"].to_numpy()
+            p = np.where(s > 0, 2 * norm.sf(np.abs(x / s)), np.nan)
+            want = _twin(x.tolist(), s.tolist(), (x - z * s).tolist(), (x + z * s).tolist(), p.tolist(), truth,
+                         ref=ref)
+            got = ds.sel({"size": size, "method": m})
+            for name, (e, mc, n) in want.items():
+                g = got.sel(measure=name)
+                assert g["estimate"].item() == pytest.approx(e, rel=1e-9, abs=1e-12), (name, m)
+                assert g["mcse"].item() == pytest.approx(mc, rel=1e-9, abs=1e-12), (name, m)
+                assert g["n"].item() == n, (name, m)
+            assert got.sel(measure="median")["estimate"].item() == pytest.approx(np.nanmedian(x))
+
+
+def test_simsum_by_hand():
+    # two methods, four replicates, truth 1; B's estimates are A's halved around 1 (rho = 1)
+    df = pd.DataFrame({"method": ["A"] * 4 + ["B"] * 4, "est": [0.0, 1.0, 2.0, 3.0, 0.5, 1.0, 1.5, 2.0],
+                       "se": [1.0] * 8, "lo": [-1, 0, 1, 5, 0, 0, 0, 0], "hi": [0.5, 2, 3, 6, 2, 2, 2, 2],
+                       "p": [0.01, 0.2, 0.04, 0.9, 0.5, 0.5, 0.5, 0.01]})
+    ds = simsum(df, "est", 1.0, se="se", methodvar="method", ci_limits=("lo", "hi"), p="p")
+    a = ds.sel({"method": "A"})  # a dict: sel(method=...) is the fill method
+    e = lambda m, d=a: d["estimate"].sel(measure=m).item()  # noqa: E731
+    s = lambda m, d=a: d["mcse"].sel(measure=m).item()  # noqa: E731
+    assert e("bias") == pytest.approx(0.5)                          # mean 1.5 - 1
+    assert s("bias") == pytest.approx(math.sqrt(5 / 12))           # sum sq dev 5, n(n-1) = 12
+    assert e("empirical_se") == pytest.approx(math.sqrt(5 / 3))
+    assert e("mse") == pytest.approx((1 + 0 + 1 + 4) / 4)
+    assert e("relative_bias") == pytest.approx(0.5)
+    assert e("coverage") == pytest.approx(0.5)                      # [0,2] and [1,3] contain 1
+    assert e("be_coverage") == pytest.approx(0.5)                   # [0,2], [1,3] contain 1.5
+    assert e("rejection") == pytest.approx(0.5) and s("rejection") == pytest.approx(0.25)
+    assert e("model_se") == 1.0 and e("relative_se_error_pct") == pytest.approx(100 * (1 / math.sqrt(5 / 3) - 1))
+    # B has a quarter of A's variance: 300% more precise, and exactly (rho = 1, MCSE 0)
+    b = ds.sel({"method": "B"})
+    assert e("relative_precision_pct", b) == pytest.approx(300.0)
+    assert s("relative_precision_pct", b) == pytest.approx(0.0, abs=1e-6)
+    assert e("relative_precision_pct") == 0.0                       # the reference against itself
+    assert ds.attrs["ref"] == "A"
+
+
+def test_simsum_truth_column_and_no_method():
+    rng = np.random.default_rng(5)
+    t = rng.choice([0.5, 1.0], 200)
+    df = pd.DataFrame({"est": t + rng.normal(0, 0.1, 200), "truth": t})
+    ds = simsum(df, "est", "truth")
+    assert ds["estimate"].dims == ("measure",)
+    d = df["est"] - df["truth"]
+    assert ds["estimate"].sel(measure="bias").item() == pytest.approx(d.mean())
+    assert ds["mcse"].sel(measure="bias").item() == pytest.approx(d.std(ddof=1) / math.sqrt(200))
+    assert ds["estimate"].sel(measure="mse").item() == pytest.approx((d ** 2).mean())
+    assert ds["estimate"].sel(measure="relative_bias").item() == pytest.approx((d / df["truth"]).mean())
+    # what needs an SE is left out without one
+    assert "model_se" not in ds["measure"].values and "coverage" not in ds["measure"].values
+
+
+def test_relative_precision_mcse_is_the_sd_across_repeated_studies():
+    # rsimsum's formula and the influence-function (cluster-robust) one, with singleton and
+    # with real clusters (blocks of 10 replicates sharing an effect on both methods)
+    rng = np.random.default_rng(11)
+    vals, mc, mc_g, vals_b, mc_b = [], [], [], [], []
+    g1, g10 = np.arange(300), np.arange(300) // 10
+    for _ in range(1500):
+        common = rng.normal(size=300)
+        a = common + rng.normal(0, 1.0, 300)
+        b = 0.8 * common + rng.normal(0, 0.6, 300)
+        m = P.relative_precision(b, a)
+        vals.append(m.estimate)
+        mc.append(m.mcse)
+        mc_g.append(P.relative_precision(b, a, clusters=g1).mcse)
+        blk = np.repeat(rng.normal(0, 1.0, 30), 10)
+        mb = P.relative_precision(b + 0.8 * blk, a + blk, clusters=g10)
+        vals_b.append(mb.estimate)
+        mc_b.append(mb.mcse)
+    sd = np.std(vals, ddof=1)
+    assert abs(np.mean(mc) / sd - 1) < 0.08
+    assert abs(np.mean(mc_g) / sd - 1) < 0.08
+    assert abs(np.mean(mc_b) / np.std(vals_b, ddof=1) - 1) < 0.12
+
+
+@pytest.mark.parametrize("kwargs, where", [
+    ({"estvarname": "nope"}, "estvarname"),
+    ({"se": "nope"}, "se"),
+    ({"true": "nope"}, "true"),
+    ({"methodvar": "method", "ref": "Z"}, "ref"),
+    ({"by": ["size", "nope"]}, "by"),
+    ({"ci_limits": ("est",)}, "ci_limits"),
+    ({"estvarname": "method"}, "estvarname"),
+    ({"methodvar": "method", "by": "size", "repvar": "size"}, "repvar"),
+    ({"alpha": 2.0}, "alpha"),
+])
+def test_simsum_bad_arguments_name_the_argument(kwargs, where):
+    df = _long_table(np.random.default_rng(0), n_rep=5)
+    args = {"estvarname": "est", "true": 0.2, "se": "se"} | kwargs
+    with pytest.raises(SimsumError) as e:
+        simsum(df, **args)
+    assert e.value.where == where
+
+
+def test_simsum_unpaired_methods_need_repvar():
+    df = _long_table(np.random.default_rng(0), n_rep=5).iloc[1:]
+    with pytest.raises(SimsumError, match="repvar"):
+        simsum(df, "est", 0.2, methodvar="method", by="size")
+    simsum(df, "est", 0.2, methodvar="method", by="size", repvar="rep")  # paired by replicate id
+
+
+def test_summarize_cli_on_a_csv(tmp_path, capsys):
+    import json
+
+    from simkit.cli import main
+    f = tmp_path / "res.csv"
+    df = _long_table(np.random.default_rng(2), n_rep=40)
+    df = df.rename(columns={"size": "n"})   # a by column named like the variable n
+    df.to_csv(f, index=False)
+    assert main(["summarize", str(f), "--estimate", "est", "--se", "se", "--true", "0.2", "--method", "method",
+                 "--by", "n", "--ref", "A", "--rep", "rep", "--json"]) == 0
+    out = json.loads(capsys.readouterr().out)
+    ds = simsum(df, "est", 0.2, se="se", methodvar="method", by="n", ref="A", repvar="rep")
+    rec = [r for r in out["measures"] if r["by_n"] == 90 and r["method"] == "C" and r["measure"] == "bias"]
+    assert rec[0]["estimate"] == pytest.approx(ds["estimate"].sel({"by_n": 90, "method": "C", "measure": "bias"}).item())
+    assert main(["summarize", str(f), "--estimate", "est", "--true", "0.2", "--method", "method", "--by", "n"]) == 0
+    assert "n=30, method=A" in capsys.readouterr().out
+    for argv, flag in ((["--estimate", "nope", "--true", "0"], "--estimate"), (["--true", "0"], "--estimate"),
+                       (["--estimate", "est", "--true", "0", "--by", "zz"], "--by"),
+                       (["--estimate", "est", "--true", "0", "--method", "method", "--ref", "Q"], "--ref")):
+        assert main(["summarize", str(f)] + argv) == 2
+        err = capsys.readouterr().err
+        assert flag in err and len(err.strip().splitlines()) == 1 and "Traceback" not in err
