@@ -408,8 +408,6 @@ def import_proact(directory) -> Registry:
     ril_of = ril.groupby("patient_id")["r"].max()
     riluzole = demo["patient_id"].map(ril_of)
     no_rec = ~demo["patient_id"].isin(ril_of.index)
-    if no_rec.any():
-        notes.append(f"{int(no_rec.sum())} subject(s) without a RILUZOLE record: riluzole taken as 0")
     riluzole = riluzole.where(~no_rec, 0.0)
 
     hist = _proact_table(paths["ALSHISTORY"], "ALSHISTORY")
@@ -418,10 +416,9 @@ def import_proact(directory) -> Registry:
     hist["d"] = pd.to_numeric(hist.get("onset_day", pd.Series(np.nan, index=hist.index)), errors="coerce")
     onset = demo["patient_id"].map(hist.dropna(subset=["o"]).groupby("patient_id")["o"].first())
     onset_day = demo["patient_id"].map(hist.dropna(subset=["d"]).groupby("patient_id")["d"].first())
-    other_onset = hist["onset"].astype(str).str.strip().ne("") & hist["o"].isna()
-    if other_onset.any():
-        notes.append(f"{int(hist.loc[other_onset, 'patient_id'].nunique())} subject(s) with a site of onset "
-                     f"other than bulbar or limb/spine (e.g. 'Onset: Limb and Bulbar'): onset left empty")
+    other_onset = demo["patient_id"].isin(
+        set(hist.loc[hist["onset"].astype(str).str.strip().ne("") & hist["o"].isna(), "patient_id"])) & \
+        onset.isna()
 
     death = _proact_table(paths["DEATHDATA"], "DEATHDATA")
     death["patient_id"] = death["patient_id"].astype(str).str.strip()
@@ -483,7 +480,7 @@ def import_proact(directory) -> Registry:
          conflict.sum(), v["patient_id"][conflict])
     v = v[~conflict]
 
-    died_of = demo["patient_id"].map(death["died"]).fillna(False).astype(bool)
+    died_of = demo["patient_id"].map(death["died"]).astype("boolean").fillna(False).astype(bool)
     dday_of = demo["patient_id"].map(death["dday"])
     unknown_day = died_of & dday_of.isna()
     drop("DEATHDATA", "died, but Death_Days is empty (survival unknown)", unknown_day.sum(),
@@ -506,9 +503,14 @@ def import_proact(directory) -> Registry:
         "riluzole": riluzole.astype(float), "age": age.astype(float), "end_day": end.astype(float),
         "event": died_of.astype(float), "onset_day": onset_day.astype(float),
     })[keep.to_numpy()].reset_index(drop=True)
-    n_unknown_sex = int((sexes.ne("") & sex.isna())[keep.to_numpy()].sum())
-    if n_unknown_sex:
-        notes.append(f"{n_unknown_sex} subject(s) with a Sex other than Male / Female: sex left empty")
+    # what was assumed, counted over the subjects kept
+    k = keep.to_numpy()
+    for mask, text in ((no_rec, "without a RILUZOLE record: riluzole taken as 0"),
+                       (other_onset, "with a site of onset other than bulbar or limb/spine (e.g. 'Onset: Limb "
+                                     "and Bulbar'): onset left empty"),
+                       (sexes.ne("") & sex.isna(), "with a Sex other than Male / Female: sex left empty")):
+        if int(mask.to_numpy()[k].sum()):
+            notes.insert(0, f"{int(mask.to_numpy()[k].sum())} subject(s) {text}")
     v = _sort_visits(v[v["patient_id"].isin(set(patients["patient_id"]))], patients)
     return Registry(patients, v.reset_index(drop=True), str(directory), tuple(drops), tuple(notes))
 
@@ -607,10 +609,10 @@ def reference_candidates(reg: Registry, tolerance_days: float = 14.0, followup_m
             if j < 0:
                 continue
             any_pre = True
-            # known alive at index + M: died after it, or last contact at or after it
-            # (a censored patient's follow-up may end on the visit that proves it)
+            # known alive at index + M: died after it, or last contact no earlier than
+            # it less the tolerance (follow-up may end on the visit that proves it)
             if not (end - t > m_need * MONTH_DAYS if ev == 1 else
-                    end - t >= m_need * MONTH_DAYS - _DAY_SLACK) or not end > t:
+                    end - t >= m_need * MONTH_DAYS - tol - _DAY_SLACK) or not end > t:
                 continue
             if any(_nearest(days, t + k * MONTH_DAYS, i + 1, n, tol) < 0 for k in need):
                 continue
