@@ -71,7 +71,7 @@ def _num(df, col, where, lo=-math.inf, hi=math.inf, integer=False, required=Fals
         i = int(np.flatnonzero(bad)[0])
         v = df[col].iloc[i]
         got = "an empty cell" if empty.iloc[i] else repr(v)
-        raise InputError(f"{where}: line {i + 2}, column '{col}'", f"expected {what}, got {got}")
+        raise InputError(f"{where}: row {i + 2}, column '{col}'", f"expected {what}, got {got}")
     return x
 
 
@@ -85,7 +85,7 @@ def _labels(df, col, where, mapping):
         elif v in mapping:
             out[i] = mapping[v]
         else:
-            raise InputError(f"{where}: line {i + 2}, column '{col}'",
+            raise InputError(f"{where}: row {i + 2}, column '{col}'",
                              f"expected one of {', '.join(repr(k) for k in mapping)} (or empty), got {v!r}")
     return out
 
@@ -187,7 +187,7 @@ def _visit_scores(df, where):
     both = ~np.isnan(dom) & ~np.isnan(from_items)
     if (both & (dom != from_items)).any():
         r, c = np.argwhere(both & (dom != from_items))[0]
-        raise InputError(f"{where}: line {r + 2}, column '{DOMAIN_COLUMNS[c]}'",
+        raise InputError(f"{where}: row {r + 2}, column '{DOMAIN_COLUMNS[c]}'",
                          f"{dom[r, c]:g} differs from the sum of its items {from_items[r, c]:g}")
     dom = np.where(np.isnan(dom), from_items, dom)
     total = _num(df, "alsfrs_r", where, 0, 48, integer=True) if have("alsfrs_r") else np.full(n, np.nan)
@@ -195,7 +195,7 @@ def _visit_scores(df, where):
     clash = ~np.isnan(total) & ~np.isnan(dsum) & (total != dsum)
     if clash.any():
         r = int(np.flatnonzero(clash)[0])
-        raise InputError(f"{where}: line {r + 2}, column 'alsfrs_r'",
+        raise InputError(f"{where}: row {r + 2}, column 'alsfrs_r'",
                          f"{total[r]:g} differs from the sum of the domain / item scores {dsum[r]:g}")
     total = np.where(np.isnan(total), dsum, total)
     ft9 = _ft9(dom)
@@ -204,7 +204,7 @@ def _visit_scores(df, where):
         clash = ~np.isnan(given) & ~np.isnan(ft9) & (given != ft9)
         if clash.any():
             r = int(np.flatnonzero(clash)[0])
-            raise InputError(f"{where}: line {r + 2}, column 'ft9_stage'",
+            raise InputError(f"{where}: row {r + 2}, column 'ft9_stage'",
                              f"{given[r]:g} differs from the stage of the domain scores {ft9[r]:g}")
         ft9 = np.where(np.isnan(ft9), given, ft9)
     orig = _num(df, "alsfrs_original", where, 0, 40, integer=True) if have("alsfrs_original") \
@@ -227,11 +227,11 @@ def read_contract(directory) -> Registry:
     ids = pdf["patient_id"].astype(str).str.strip()
     if (ids == "").any():
         i = int(np.flatnonzero((ids == "").to_numpy())[0])
-        raise InputError(f"{pp}: line {i + 2}, column 'patient_id'", "is empty")
+        raise InputError(f"{pp}: row {i + 2}, column 'patient_id'", "is empty")
     dup = ids.duplicated()
     if dup.any():
         i = int(np.flatnonzero(dup.to_numpy())[0])
-        raise InputError(f"{pp}: line {i + 2}, column 'patient_id'",
+        raise InputError(f"{pp}: row {i + 2}, column 'patient_id'",
                          f"patient {ids.iloc[i]!r} appears more than once")
     race = pdf["race"].astype(str).str.strip()
     patients = pd.DataFrame({
@@ -254,14 +254,14 @@ def read_contract(directory) -> Registry:
     known = vid.isin(set(patients["patient_id"]))
     if not known.all():
         i = int(np.flatnonzero(~known.to_numpy())[0])
-        raise InputError(f"{vp}: line {i + 2}, column 'patient_id'",
+        raise InputError(f"{vp}: row {i + 2}, column 'patient_id'",
                          f"patient {vid.iloc[i]!r} is not in patients.csv")
     visits = pd.DataFrame({"patient_id": vid.to_numpy(), "day": day, "alsfrs_r": total,
-                           "ft9_stage": ft9, "alsfrs_original": orig, "line": np.arange(len(vdf)) + 2})
+                           "ft9_stage": ft9, "alsfrs_original": orig})
     dup = visits.duplicated(["patient_id", "day"])
     if dup.any():
         i = int(np.flatnonzero(dup.to_numpy())[0])
-        raise InputError(f"{vp}: line {i + 2}", f"patient {vid.iloc[i]!r} has a second visit on day "
+        raise InputError(f"{vp}: row {i + 2}", f"patient {vid.iloc[i]!r} has a second visit on day "
                                                 f"{day[i]:g}; one visit per patient and day")
     end = visits["patient_id"].map(dict(zip(patients["patient_id"], patients["end_day"])))
     ev = visits["patient_id"].map(dict(zip(patients["patient_id"], patients["event"])))
@@ -269,10 +269,10 @@ def read_contract(directory) -> Registry:
     if late.any():
         i = int(np.flatnonzero(late)[0])
         what = "death" if ev.iloc[i] == 1 else "last contact"
-        raise InputError(f"{vp}: line {i + 2}, column 'day'",
+        raise InputError(f"{vp}: row {i + 2}, column 'day'",
                          f"visit on day {day[i]:g} of patient {vid.iloc[i]!r} is after the {what} "
                          f"(end_day {end.iloc[i]:g} in patients.csv)")
-    visits = _sort_visits(visits.drop(columns="line"), patients)
+    visits = _sort_visits(visits, patients)
     return Registry(patients, visits, str(directory))
 
 

@@ -71,7 +71,7 @@ def test_domains_give_ft9_and_must_agree_with_total(tmp_path):
     (None, [["a", 0, 40, 2], ["a", 900, 30, 2]], "after the death"),
     (None, [["b", 0, 44, 1], ["b", 500, 40, 1]], "after the last contact"),
     (None, [["c", 0, 40, 2]], "patient 'c' is not in patients.csv"),
-    (None, [["a", 0, 49, 2]], "line 2, column 'alsfrs_r'.*integer 0..48"),
+    (None, [["a", 0, 49, 2]], "row 2, column 'alsfrs_r'.*integer 0..48"),
     (None, [["a", "x", 40, 2]], "column 'day'"),
     ([["a", "X", "White", "spinal", 1, 50, 800, 1]], [], "column 'sex'"),
     ([["a", "M", "White", "spinal", 1, 50, "", 1]], [], "column 'end_day'.*empty"),
