@@ -174,6 +174,15 @@ def _ft9(domains: np.ndarray) -> np.ndarray:
     return np.where(np.isnan(domains).any(axis=1), np.nan, st)
 
 
+def _agree(given, derived, where, col, what):
+    """given where present, else derived; an error where both are present and differ."""
+    clash = ~np.isnan(given) & ~np.isnan(derived) & (given != derived)
+    if clash.any():
+        r = int(np.flatnonzero(clash)[0])
+        raise InputError(f"{where}: row {r + 2}, column '{col}'", f"{given[r]:g} differs from {what} {derived[r]:g}")
+    return np.where(np.isnan(given), derived, given)
+
+
 def _visit_scores(df, where):
     """(alsfrs_r, ft9_stage, alsfrs_original) of a visits table in contract columns."""
     n = len(df)
@@ -183,30 +192,14 @@ def _visit_scores(df, where):
     dom = np.column_stack([_num(df, c, where, 0, 12, integer=True) if have(c) else np.full(n, np.nan)
                            for c in DOMAIN_COLUMNS])
     from_items = np.column_stack([items[:, 3 * i:3 * i + 3].sum(axis=1) for i in range(4)])
-    # a domain given directly must agree with its items where both are there
-    both = ~np.isnan(dom) & ~np.isnan(from_items)
-    if (both & (dom != from_items)).any():
-        r, c = np.argwhere(both & (dom != from_items))[0]
-        raise InputError(f"{where}: row {r + 2}, column '{DOMAIN_COLUMNS[c]}'",
-                         f"{dom[r, c]:g} differs from the sum of its items {from_items[r, c]:g}")
-    dom = np.where(np.isnan(dom), from_items, dom)
+    dom = np.column_stack([_agree(dom[:, i], from_items[:, i], where, d, "the sum of its items")
+                           for i, d in enumerate(DOMAIN_COLUMNS)])
     total = _num(df, "alsfrs_r", where, 0, 48, integer=True) if have("alsfrs_r") else np.full(n, np.nan)
-    dsum = dom.sum(axis=1)
-    clash = ~np.isnan(total) & ~np.isnan(dsum) & (total != dsum)
-    if clash.any():
-        r = int(np.flatnonzero(clash)[0])
-        raise InputError(f"{where}: row {r + 2}, column 'alsfrs_r'",
-                         f"{total[r]:g} differs from the sum of the domain / item scores {dsum[r]:g}")
-    total = np.where(np.isnan(total), dsum, total)
+    total = _agree(total, dom.sum(axis=1), where, "alsfrs_r", "the sum of the domain / item scores")
     ft9 = _ft9(dom)
     if have("ft9_stage"):
-        given = _num(df, "ft9_stage", where, 1, 5, integer=True)
-        clash = ~np.isnan(given) & ~np.isnan(ft9) & (given != ft9)
-        if clash.any():
-            r = int(np.flatnonzero(clash)[0])
-            raise InputError(f"{where}: row {r + 2}, column 'ft9_stage'",
-                             f"{given[r]:g} differs from the stage of the domain scores {ft9[r]:g}")
-        ft9 = np.where(np.isnan(ft9), given, ft9)
+        ft9 = _agree(_num(df, "ft9_stage", where, 1, 5, integer=True), ft9, where, "ft9_stage",
+                     "the stage of the domain scores")
     orig = _num(df, "alsfrs_original", where, 0, 40, integer=True) if have("alsfrs_original") \
         else np.full(n, np.nan)
     return total, ft9, orig
@@ -307,11 +300,14 @@ PROACT_COLUMNS = {
                                     "Race_Other")},
     "RILUZOLE": {"patient_id": ("subject_id",), "riluzole": ("Subject_used_Riluzole",)},
     "DEATHDATA": {"patient_id": ("subject_id",), "died": ("Subject_Died",), "death_day": ("Death_Days",)},
-    "ALSHISTORY": {"patient_id": ("subject_id",), "onset": ("Site_of_Onset",), "onset_day": ("Onset_Delta",)},
+    "ALSHISTORY": {"patient_id": ("subject_id",), "onset": ("Site_of_Onset",), "onset_day": ("Onset_Delta",),
+                   # older releases: one 0/1 indicator column per site instead
+                   "bulbar_flag": ("Site_of_Onset___Bulbar",),
+                   "limb_flag": ("Site_of_Onset___Limb", "Site_of_Onset___Spine")},
 }
 PROACT_REQUIRED = {"ALSFRS": ("patient_id", "day"), "DEMOGRAPHICS": ("patient_id", "sex"),
                    "RILUZOLE": ("patient_id", "riluzole"), "DEATHDATA": ("patient_id", "died", "death_day"),
-                   "ALSHISTORY": ("patient_id", "onset")}
+                   "ALSHISTORY": ("patient_id",)}
 PROACT_SEX = {"Male": "M", "Female": "F", "M": "M", "F": "F"}
 PROACT_ONSET = {"Onset: Bulbar": "bulbar", "Onset: Limb": "spinal", "Onset: Spine": "spinal",
                 "Bulbar": "bulbar", "Limb": "spinal", "Spinal": "spinal"}
@@ -412,7 +408,18 @@ def import_proact(directory) -> Registry:
 
     hist = _proact_table(paths["ALSHISTORY"], "ALSHISTORY")
     hist["patient_id"] = hist["patient_id"].astype(str).str.strip()
+    if "onset" not in hist and "bulbar_flag" not in hist:
+        raise InputError(f"{paths['ALSHISTORY']}: header", "missing PRO-ACT column Site_of_Onset "
+                                                           "(or Site_of_Onset___Bulbar / ___Limb)")
+    if "onset" not in hist:
+        hist["onset"] = ""
     hist["o"] = hist["onset"].astype(str).str.strip().map(PROACT_ONSET)
+    if "bulbar_flag" in hist:
+        # an indicator decides only when it names one site
+        flag = lambda c: hist[c].astype(str).str.strip().isin(("1", "1.0")) if c in hist else False  # noqa: E731
+        b, lf = flag("bulbar_flag"), flag("limb_flag")
+        hist.loc[hist["o"].isna() & b & ~lf, "o"] = "bulbar"
+        hist.loc[hist["o"].isna() & lf & ~b, "o"] = "spinal"
     hist["d"] = pd.to_numeric(hist.get("onset_day", pd.Series(np.nan, index=hist.index)), errors="coerce")
     onset = demo["patient_id"].map(hist.dropna(subset=["o"]).groupby("patient_id")["o"].first())
     onset_day = demo["patient_id"].map(hist.dropna(subset=["d"]).groupby("patient_id")["d"].first())

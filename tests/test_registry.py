@@ -355,3 +355,21 @@ def test_love_plot_writes_png(tmp_path):
     bal = balance_of(t, t, [0, 1], [1, 0])
     love_plot(bal, tmp_path / "love.png")
     assert (tmp_path / "love.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+
+
+def test_proact_onset_indicator_columns(proact):
+    """Older releases code the site of onset as indicator columns."""
+    write(proact, "PROACT_ALSHISTORY.csv", [[1, 0, 1, -400], [2, 1, "", -200], [3, 1, 1, -300]],
+          ["subject_id", "Site_of_Onset___Bulbar", "Site_of_Onset___Limb", "Onset_Delta"])
+    p = R.read_registry(proact).patients.set_index("patient_id")
+    assert p.loc["1", "onset"] == "spinal" and p.loc["2", "onset"] == "bulbar" and p.loc["3", "onset"] is None
+    write(proact, "PROACT_ALSHISTORY.csv", [[1, -400]], ["subject_id", "Onset_Delta"])
+    with pytest.raises(InputError, match="Site_of_Onset"):
+        R.read_registry(proact)
+
+
+def test_ft9_stage_must_agree_with_domains(tmp_path):
+    head = ["patient_id", "day", "ft9_stage"] + list(R.DOMAIN_COLUMNS)
+    p = [["a", "M", "White", "spinal", 1, 50, 800, 1]]
+    with pytest.raises(InputError, match="column 'ft9_stage'.*differs from the stage"):
+        R.read_registry(registry(tmp_path, p, [["a", 0, 2, 12, 8, 12, 8]], v_head=head))
