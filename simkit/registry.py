@@ -791,6 +791,17 @@ def _stratum_keys(df, exact):
                   for v in vals) for vals in zip(*(df[c] for c in exact))] if exact else [()] * len(df)
 
 
+def _pairs_table(treated, cand, ti, ri, source) -> MatchedTable:
+    """The matched-cohort table of pairs (treated row ti[k], candidate row ri[k])."""
+    cols = {"pair_id": np.repeat(np.arange(1, len(ti) + 1), 2), "arm": ["treated", "reference"] * len(ti)}
+    for c in BASELINE_COLUMNS:
+        a, b = treated[c].to_numpy()[ti], cand[c].to_numpy()[ri]
+        both = np.empty(2 * len(ti), dtype=object)
+        both[0::2], both[1::2] = a, b
+        cols[c] = [None if _is_missing(v) else v for v in both]
+    return table_from_columns(cols, source=source)
+
+
 def match_registry(treated, candidates: Candidates, exact=None, caliper=0.5, policy="nearest",
                    order="as_given", seed=0, drops=(), notes=()) -> RegistryMatch:
     """Match the treated (read_treated) to the candidates with simkit.matching's
@@ -824,20 +835,10 @@ def match_registry(treated, candidates: Candidates, exact=None, caliper=0.5, pol
             beyond.append(float(np.min(np.abs(np.asarray(slopes_of[tk[i]]) - t_slope[i]))))
     ce = CaliperEffect(res.caliper, res.caliper_unit, n_missing, n_no, len(beyond), free.n_matched,
                        np.array(beyond))
-    cols = {"pair_id": [], "arm": []}
-    for c in BASELINE_COLUMNS:
-        cols[c] = []
-    for p, (a, b) in enumerate(zip(ti, ri), start=1):
-        for arm, src, r in (("treated", treated, a), ("reference", cand, b)):
-            cols["pair_id"].append(p)
-            cols["arm"].append(arm)
-            for c in BASELINE_COLUMNS:
-                v = src[c].iloc[r]
-                cols[c].append(None if _is_missing(v) else v)
     if len(ti) == 0:
         raise InputError("match", f"no treated patient found a reference (exact on {', '.join(exact)}, "
                                   f"caliper {res.caliper:g} {res.caliper_unit}): no matched table to write")
-    table = table_from_columns(cols, source=f"{len(ti)} pairs matched in {candidates.n} registry candidates")
+    table = _pairs_table(treated, cand, ti, ri, f"{len(ti)} pairs matched in {candidates.n} registry candidates")
     bal = balance_of(treated, cand, ti, ri)
     return RegistryMatch(table, res, candidates, treated, cand["patient_id"].to_numpy()[ri], ce, bal,
                          tuple(drops), tuple(notes))
@@ -916,3 +917,168 @@ def export_replicate(theta, design, seed: int, condition: int, k: int, out_dir):
     })
     t.to_csv(os.path.join(out_dir, "treated.csv"), index=False, float_format="%.17g")
     return rd
+
+
+# ------------------------------------------------------------------ plasmode
+
+def _cumhaz(time, event):
+    """Nelson-Aalen cumulative hazard at its distinct death times: (t, H), both
+    increasing; H is interpolated linearly between them (continuous, invertible)."""
+    t = np.asarray(time, np.float64)
+    d = np.asarray(event, np.float64)
+    ut = np.unique(t[d > 0.5])
+    at_risk = t.shape[0] - np.searchsorted(np.sort(t), ut, side="left")
+    deaths = np.array([np.sum((t == u) & (d > 0.5)) for u in ut], np.float64)
+    return np.r_[0.0, ut], np.r_[0.0, np.cumsum(deaths / at_risk)]
+
+
+def _censor_curve(time, event):
+    """Kaplan-Meier of the censoring times (deaths censor them): (t, G) increasing t."""
+    t = np.asarray(time, np.float64)
+    c = np.asarray(event, np.float64) < 0.5
+    ut = np.unique(t[c])
+    st = np.sort(t)
+    at_risk = t.shape[0] - np.searchsorted(st, ut, side="left")
+    n_c = np.array([np.sum((t == u) & c) for u in ut], np.float64)
+    return ut, np.cumprod(1.0 - n_c / at_risk)
+
+
+def inject_hazard_ratio(time, event, hr, cumhaz, censor, rng):
+    """Survival from the index under a hazard ratio hr, for patients observed
+    untreated: (time', event').
+
+    Each patient's cumulative hazard at death E = H(T) is Exp(1) under the
+    registry's hazard H (Nelson-Aalen, linear between death times); treatment
+    multiplies the hazard by hr, so the treated death time is T' = H^-1(E / hr).
+    This is exact when the registry's patients share one hazard up to constant
+    factors that H tracks, approximate otherwise (docs/registry.md measures it).
+    A death's unobserved censoring time is drawn from the censoring curve given
+    C > T (no censoring after the registry's longest follow-up: C <= it); a
+    censored patient's E is H(C) plus an Exp(1) draw (T > C).  Past the
+    registry's last death time T' is infinite (censored).  hr = 1 returns the
+    input unchanged.
+    """
+    th, hh = cumhaz
+    ct, cg = censor
+    t = np.asarray(time, np.float64)
+    ev = np.asarray(event, np.float64)
+    if hr == 1.0:
+        return t.copy(), ev.copy()
+    n = t.shape[0]
+    u = rng.random(n)
+    e_draw = rng.exponential(1.0, n)
+    out_t, out_e = np.empty(n), np.empty(n)
+    c_max = max(th[-1], ct[-1] if ct.size else 0.0, float(np.max(t)))
+    for i in range(n):
+        if ev[i] > 0.5:
+            e = np.interp(t[i], th, hh)
+            # censoring time given C > T: inverse of the conditional censoring curve
+            g_t = np.interp(t[i], ct, cg, left=1.0) if ct.size else 1.0
+            target = g_t * u[i]
+            k = np.searchsorted(-cg, -target, side="left") if ct.size else 0
+            c = ct[k] if ct.size and k < ct.size and ct[k] > t[i] else c_max
+        else:
+            c = t[i]
+            e = np.interp(c, th, hh) + e_draw[i]
+        e_new = e / hr
+        t_new = np.interp(e_new, hh, th) if e_new <= hh[-1] else np.inf
+        if t_new > c:
+            out_t[i], out_e[i] = c, 0.0
+        else:
+            out_t[i], out_e[i] = t_new, 1.0
+    return out_t, out_e
+
+
+@dataclass(frozen=True)
+class PlasmodeResult:
+    """Plasmode replicates on a registry: `rows` (replicate, field) as an
+    xarray.DataArray of the seed analysis' fields plus n_candidates and
+    match_rate; the settings in its attrs."""
+    rows: object
+
+    def value(self, name):
+        return self.rows.sel(field=name).to_numpy()
+
+    def summary(self, alpha: float = 0.05) -> dict:
+        lh = self.value("log_hr")
+        ok = np.isfinite(lh)
+        n = int(ok.sum())
+        sd = float(np.std(lh[ok], ddof=1)) if n > 1 else np.nan
+        p = self.value("hr_p")
+        rej = np.isfinite(p) & (p < alpha)
+        return {"replicates": int(lh.shape[0]), "with_hr": n, "mean_log_hr": float(np.mean(lh[ok])) if n else np.nan,
+                "mean_log_hr_mcse": sd / math.sqrt(n) if n > 1 else np.nan, "sd_log_hr": sd,
+                "rejection": float(np.mean(rej)), "mean_match_rate": float(np.mean(self.value("match_rate"))),
+                **{k: self.rows.attrs[k] for k in ("hr", "rate_change", "n_treated", "selection")}}
+
+
+def plasmode(candidates: Candidates, n_treated: int = 67, hr: float = 1.0, rate_change: float = 0.0,
+             selection: float = 0.0, reps: int = 100, seed: int = 0, start: int = 0, exact=None,
+             caliper: float = 0.5, policy: str = "nearest", order: str = "as_given") -> PlasmodeResult:
+    """Replicates start .. start + reps - 1 of a plasmode simulation on a registry.
+
+    Replicate r (random numbers from numpy's generator seeded by (seed, r), so a
+    replicate does not depend on how the run is cut): n_treated candidates drawn
+    without replacement, with probability proportional to exp(selection x
+    pre-slope) (selection on the observed pre-slope, the regression-to-the-mean
+    mechanism; 0 = at random); their survival from the index given the hazard
+    ratio `hr` (inject_hazard_ratio) and their ALSFRS-R at index + 2, 4, 6 months
+    raised by rate_change x months (rounded, clipped to 0..48; positive = slower
+    decline); then matched 1:1 to the other candidates with simkit.matching and
+    analysed with the seed analysis kernel, exactly as `simkit match` + `analyze`.
+    """
+    import xarray as xr
+
+    from . import matching as M
+    from .analysis import analyze_vector
+    from .kernels import seedanalysis as K
+    for name, v, ok in (("n_treated", n_treated, isinstance(n_treated, (int, np.integer)) and
+                         1 <= n_treated < candidates.n),
+                        ("reps", reps, isinstance(reps, (int, np.integer)) and reps >= 1),
+                        ("seed", seed, isinstance(seed, (int, np.integer)) and seed >= 0),
+                        ("start", start, isinstance(start, (int, np.integer)) and start >= 0),
+                        ("hr", hr, isinstance(hr, (int, float)) and math.isfinite(hr) and hr > 0),
+                        ("rate_change", rate_change, isinstance(rate_change, (int, float)) and
+                         math.isfinite(rate_change)),
+                        ("selection", selection, isinstance(selection, (int, float)) and math.isfinite(selection))):
+        if not ok:
+            raise InputError(f"plasmode.{name}", f"got {v!r}; expected " + {
+                "n_treated": f"an integer 1..{candidates.n - 1} (fewer than the {candidates.n} candidates)",
+                "reps": "an integer >= 1", "seed": "an integer >= 0", "start": "an integer >= 0",
+                "hr": "a hazard ratio > 0", "rate_change": "points/month", "selection":
+                    "log-odds per point/month of pre-slope"}[name])
+    exact = M.DEFAULT_EXACT if exact is None else tuple(exact)
+    cand = candidates.table.reset_index(drop=True)
+    n = len(cand)
+    slope = ((cand["alsfrs_pre"] - cand["alsfrs_0"]) / 6.0).to_numpy()
+    w = np.exp(selection * (slope - np.nanmean(slope)))
+    w = np.where(np.isfinite(w), w, 0.0)
+    w = w / w.sum()
+    ch = _cumhaz(cand["time_days"], cand["event"])
+    cc = _censor_curve(cand["time_days"], cand["event"])
+    fields = K.FIELDS + ("n_candidates", "match_rate")
+    out = np.full((reps, len(fields)), np.nan)
+    for r in range(reps):
+        rng = np.random.default_rng([int(seed), int(start + r)])
+        pick = np.sort(rng.choice(n, size=int(n_treated), replace=False, p=w))
+        rest = np.setdiff1d(np.arange(n), pick)          # registry order kept
+        tr = cand.iloc[pick].reset_index(drop=True).copy()
+        tr["time_days"], tr["event"] = inject_hazard_ratio(tr["time_days"], tr["event"], hr, ch, cc, rng)
+        for k, c in ((2, "alsfrs_2"), (4, "alsfrs_4"), (6, "alsfrs_6")):
+            tr[c] = np.clip(np.round(tr[c] + rate_change * k), 0, 48)
+        pool = cand.iloc[rest].reset_index(drop=True)
+        res = M.match_cohorts(tr, pool, exact, caliper, policy, order, int(seed))
+        out[r, -2] = n - n_treated
+        out[r, -1] = res.n_matched / n_treated
+        if res.n_matched:
+            table = _pairs_table(tr, pool, res.treated_index, res.reference_index, "plasmode")
+            out[r, :K.N_FIELDS] = analyze_vector(table)
+    rows = xr.DataArray(out, dims=("replicate", "field"),
+                        coords={"replicate": np.arange(start, start + reps), "field": list(fields)},
+                        name="plasmode",
+                        attrs={"hr": float(hr), "rate_change": float(rate_change), "selection": float(selection),
+                               "n_treated": int(n_treated), "seed": int(seed), "caliper": float(caliper),
+                               "exact": ",".join(exact), "policy": policy, "order": order,
+                               "tolerance_days": candidates.tolerance_days,
+                               "followup_months": candidates.followup_months})
+    return PlasmodeResult(rows)
