@@ -373,3 +373,22 @@ def test_ft9_stage_must_agree_with_domains(tmp_path):
     p = [["a", "M", "White", "spinal", 1, 50, 800, 1]]
     with pytest.raises(InputError, match="column 'ft9_stage'.*differs from the stage"):
         R.read_registry(registry(tmp_path, p, [["a", 0, 2, 12, 8, 12, 8]], v_head=head))
+
+
+def test_match_cli_on_a_proact_download(proact, tmp_path, capsys):
+    """`simkit match` reads the PRO-ACT tables directly and prints what it dropped."""
+    from simkit.cli import main
+    tr = tmp_path / "treated.csv"
+    tr.write_text("sex,race,onset,riluzole,age,ft9_stage,alsfrs_pre,alsfrs_0,alsfrs_2,alsfrs_4,alsfrs_6,time_days,event\n"
+                  "M,White,spinal,1,52,3,42,35,35,34,33,500,0\n"
+                  "F,White,bulbar,0,60,2,40,38,,,,300,1\n")
+    out = tmp_path / "m.csv"
+    assert main(["match", str(tr), str(proact), "--out", str(out)]) == 0
+    text = capsys.readouterr().out
+    assert "Registry: 3 patients, 1 reference candidates" in text
+    assert "importer: ALSFRS: 1 row(s) of 1 patient(s) dropped: visit after the subject's death day" in text
+    assert "Match rate 1/2" in text and "1 with no candidate in their exact stratum" in text
+    from simkit.analysis import read_table
+    t = read_table(out)
+    assert t.n_pairs == 1 and t.scores_reference[0].tolist() == [42, 35, 35, 35, 35]
+    assert t.time_days[0, 1] == pytest.approx(365 - 183)

@@ -1,5 +1,4 @@
 """Plasmode simulation on a registry: the effect injection and the replicate loop."""
-import math
 
 import numpy as np
 import pandas as pd
