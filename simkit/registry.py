@@ -14,11 +14,15 @@ tables on one clock per patient (days, e.g. from the first visit):
     m = match_registry(treated, cand, caliper=0.5)
     print(m.summary()); m.table.write_csv("matched.csv")
 
-A contract table that breaks a rule is an error naming the file, line and column.
+`plasmode(cand, hr=..., rate_change=..., reps=...)` runs the seed design on
+resamples of a registry's candidates with a known effect injected.
+
+A contract table that breaks a rule is an error naming the file, row (the file's
+line number) and column.
 The PRO-ACT importer instead drops what it cannot use and says how many rows, and
 why, in `Registry.drops`.  A reference candidate is a patient with an index visit
 that has a visit 6 months before it, the visits 2, 4, ... months after it that the
-immortal-time requirement asks for, and is alive at the index visit: the rule the
+immortal-time requirement asks for, and follow-up after the index visit: the rule the
 simulation's registry pool applies (kernels/history.py `_pool_core`), so that a
 synthetic registry exported here and matched gives the simulation's matched cohort.
 """
