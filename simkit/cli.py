@@ -14,7 +14,7 @@ from .errors import SimkitError
 # register(subparser) -> handler(args).  Heavy imports happen in the handler so
 # that `simkit --help` stays fast.
 COMMAND_MODULES = ["audit", "analyze", "simulate", "calibrate", "run", "summarize",
-                   "plot", "power", "claims"]
+                   "plot", "power", "claims", "match"]
 
 
 def build_parser():

@@ -1,0 +1,96 @@
+"""`simkit match TREATED.csv REGISTRY_DIR --out MATCHED.csv`: the seed design's
+matching on a real registry, with its report."""
+
+HELP = ("match a treated cohort (CSV) 1:1 to reference candidates of a registry (docs/registry.md: "
+        "the contract's tables or a PRO-ACT download); writes the matched-cohort table and prints "
+        "the matching report (match rate, the caliper's effect, balance)")
+
+
+def _exact(text):
+    from ..errors import InputError
+    from ..matching import ALLOWED_EXACT
+    names = [s.strip() for s in text.split(",") if s.strip()] if text.strip().lower() != "none" else []
+    for n in names:
+        if n not in ALLOWED_EXACT:
+            raise InputError("--exact", f"unknown variable {n!r}; expected a comma-separated list of "
+                                        f"{', '.join(ALLOWED_EXACT)} (or 'none')")
+    return tuple(names)
+
+
+def register(p):
+    from ..matching import DEFAULT_EXACT, ORDERS, POLICIES
+    p.add_argument("treated", metavar="TREATED.csv",
+                   help="one row per treated patient: the matched-cohort contract's columns without "
+                        "pair_id and arm (docs/registry.md)")
+    p.add_argument("registry", metavar="REGISTRY_DIR",
+                   help="patients.csv + visits.csv, or the PROACT_*.csv tables of a PRO-ACT download")
+    p.add_argument("--out", required=True, metavar="MATCHED.csv", help="matched-cohort table to write")
+    p.add_argument("--caliper", default="0.5", metavar="C",
+                   help="largest |pre-slope difference|, ALSFRS-R points/month (default 0.5; inf: none)")
+    p.add_argument("--exact", default=",".join(DEFAULT_EXACT), metavar="VARS",
+                   help=f"comma-separated variables matched exactly (default {','.join(DEFAULT_EXACT)}; "
+                        "'none' for none)")
+    p.add_argument("--policy", default="nearest", choices=list(POLICIES),
+                   help="which eligible candidate a treated patient gets (default nearest)")
+    p.add_argument("--order", default="as_given", choices=list(ORDERS),
+                   help="order greedy policies visit the treated (default as_given: the file's)")
+    p.add_argument("--seed", type=int, default=0, help="seed of the random policy / order (default 0)")
+    p.add_argument("--tolerance", default="14", metavar="DAYS",
+                   help="how far a visit may lie from its target day (6 months before, 2/4/6 after the "
+                        "index visit), in days, below one month (default 14)")
+    p.add_argument("--followup-months", default="6", metavar="M",
+                   help="a candidate needs the visits 2, 4, ... <= M months after its index visit and to be "
+                        "alive M months after it (the simulation's immortal_time_reference; default 6, "
+                        "0 = off)")
+    p.add_argument("--plot", metavar="LOVE.png", help="write a Love plot of the standardised differences")
+    p.add_argument("--json", action="store_true", help="print the report as JSON")
+    p.add_argument("--candidates", metavar="CANDIDATES.csv",
+                   help="also write every reference candidate (index visit, pre visit, outcomes)")
+    return run
+
+
+def run(args):
+    import math
+
+    from ..cli import print_json
+    from ..errors import InputError
+    from ..registry import match_registry, read_registry, read_treated, reference_candidates
+
+    try:
+        caliper = float(args.caliper)
+    except ValueError:
+        raise InputError("--caliper", f"expected a number >= 0 in ALSFRS-R points/month (or inf), "
+                                      f"got {args.caliper!r}") from None
+    if math.isnan(caliper) or caliper < 0:
+        raise InputError("--caliper", f"expected a number >= 0 in ALSFRS-R points/month, got {args.caliper!r}")
+    if args.seed < 0:
+        raise InputError("--seed", f"expected an integer >= 0, got {args.seed}")
+    exact = _exact(args.exact)
+    try:
+        tol = float(args.tolerance)
+        fu = float(args.followup_months)
+    except ValueError:
+        raise InputError("--tolerance / --followup-months", "expected numbers (days / months)") from None
+    treated = read_treated(args.treated)
+    reg = read_registry(args.registry)
+    cand = reference_candidates(reg, tol, fu)
+    m = match_registry(treated, cand, exact, caliper, args.policy, args.order, args.seed, reg.drops, reg.notes)
+    try:
+        m.table.write_csv(args.out)
+        if args.candidates:
+            cand.table.to_csv(args.candidates, index=False, float_format="%.17g")
+        if args.plot:
+            from ..balance import love_plot
+            love_plot(m.balance, args.plot)
+    except OSError as e:
+        raise InputError("--out / --candidates / --plot", f"cannot write: {e.strerror or e}") from None
+    if args.json:
+        d = m.to_dict()
+        d["out"] = args.out
+        print_json(d)
+    else:
+        print(m.summary())
+        print(f"\nwrote {args.out}: {m.table.n_pairs} pairs (simkit analyze {args.out} runs the seed analysis)")
+        if args.plot:
+            print(f"Love plot written to {args.plot}")
+    return 0
