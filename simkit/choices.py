@@ -151,6 +151,17 @@ def check_together(values: dict, where: str = "design") -> None:
                          f"match_order = {values['match_order']!r}")
 
 
+def from_policy(policy: str, where: str = "--policy") -> dict:
+    """The choices a `--policy` shorthand of a command stands for: a match_choice
+    ('nearest', 'first', 'random', 'worst'), or 'optimal' (match_order)."""
+    if policy == "optimal":
+        return {"match_order": "optimal"}
+    return {"match_choice": CHOICE["match_choice"].check(policy, where)}
+
+
+POLICY_NAMES = tuple(CHOICES[[c.name for c in CHOICES].index("match_choice")].codes) + ("optimal",)
+
+
 def defaults(section: str | None = None) -> dict:
     return {c.name: c.default for c in CHOICES if section is None or c.section == section}
 

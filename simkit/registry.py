@@ -724,7 +724,7 @@ def read_treated(path):
 @dataclass(frozen=True)
 class CaliperEffect:
     """What the caliper cost: treated dropped for each reason, and the matches
-    that a match without the caliper (same exact set and policy) would make."""
+    that a match without the caliper (same exact set and choices) would make."""
     caliper: float
     unit: str
     n_missing: int                # a matching variable or the pre-slope missing
@@ -753,7 +753,7 @@ class RegistryMatch:
         return {
             "n_treated": m.n_treated, "n_matched": m.n_matched, "match_rate": m.n_matched / m.n_treated,
             "caliper": m.caliper, "caliper_unit": m.caliper_unit, "exact": list(m.exact),
-            "policy": m.policy, "order": m.order,
+            "match_choice": m.match_choice, "match_order": m.match_order,
             "registry_patients": c.n_patients, "candidates": c.n, "not_candidates": dict(c.excluded),
             "tolerance_days": c.tolerance_days, "followup_months": c.followup_months,
             "dropped_missing_variable": ce.n_missing, "dropped_no_candidate_in_stratum": ce.n_no_stratum,
@@ -806,8 +806,9 @@ def _pairs_table(treated, cand, ti, ri, source) -> MatchedTable:
     return table_from_columns(cols, source=source)
 
 
-def match_registry(treated, candidates: Candidates, exact=None, caliper=0.5, policy="nearest",
-                   order="as_given", seed=0, drops=(), notes=()) -> RegistryMatch:
+def match_registry(treated, candidates: Candidates, exact=None, caliper=0.5, match_choice="nearest",
+                   match_order="given", seed=0, drops=(), notes=(), *, match_peek=1,
+                   badness=None) -> RegistryMatch:
     """Match the treated (read_treated) to the candidates with simkit.matching's
     kernels; the matched table, the caliper's effect and the balance diagnostics."""
     from . import matching as M
@@ -818,8 +819,10 @@ def match_registry(treated, candidates: Candidates, exact=None, caliper=0.5, pol
         raise InputError("registry", "no reference candidates: no patient has an index visit with a visit "
                                      "6 months before it and the required follow-up (see the tolerance)")
     prep = M.prepare_pool(cand, exact)
-    res = M.match_cohorts(treated, prep, exact, caliper, policy, order, seed)
-    free = M.match_cohorts(treated, prep, exact, math.inf, policy, order, seed)
+    how = dict(match_choice=match_choice, match_order=match_order, seed=seed, match_peek=match_peek,
+               badness=badness)
+    res = M.match_cohorts(treated, prep, exact, caliper, **how)
+    free = M.match_cohorts(treated, prep, exact, math.inf, **how)
     ti, ri = res.treated_index, res.reference_index
     # why each dropped treated was dropped
     t_slope = ((treated["alsfrs_pre"] - treated["alsfrs_0"]) / 6.0).to_numpy()
@@ -870,7 +873,7 @@ def export_replicate(theta, design, seed: int, condition: int, k: int, out_dir):
     from .design import replicate_data
     from .kernels import history as H
     rd = replicate_data(theta, design, seed, condition, k)
-    pool = W.generate_pool(theta, W.pool_key(seed, condition, k, design.pool_policy, design.block_size),
+    pool = W.generate_pool(theta, W.pool_key(seed, condition, k, design.pool_policy, design.pool_block_size),
                            design.pool_size)
     po = W.pool_outcomes(theta, pool.keys)
     b0 = float(theta[H.REF_BASELINE_MONTH])
@@ -1018,7 +1021,7 @@ class PlasmodeResult:
 
 def plasmode(candidates: Candidates, n_treated: int = 67, hr: float = 1.0, rate_change: float = 0.0,
              selection: float = 0.0, reps: int = 100, seed: int = 0, start: int = 0, exact=None,
-             caliper: float = 0.5, policy: str = "nearest", order: str = "as_given") -> PlasmodeResult:
+             caliper: float = 0.5, match_choice: str = "nearest", match_order: str = "given") -> PlasmodeResult:
     """Replicates start .. start + reps - 1 of a plasmode simulation on a registry.
 
     Replicate r (random numbers from numpy's generator seeded by (seed, r), so a
@@ -1035,7 +1038,7 @@ def plasmode(candidates: Candidates, n_treated: int = 67, hr: float = 1.0, rate_
 
     from . import matching as M
     from .analysis import analyze_vector
-    from .kernels import seedanalysis as K
+    from .kernels import seedanalysis as SA
     for name, v, ok in (("n_treated", n_treated, isinstance(n_treated, (int, np.integer)) and
                          1 <= n_treated < candidates.n),
                         ("reps", reps, isinstance(reps, (int, np.integer)) and reps >= 1),
@@ -1060,7 +1063,7 @@ def plasmode(candidates: Candidates, n_treated: int = 67, hr: float = 1.0, rate_
     w = w / w.sum()
     ch = _cumhaz(cand["time_days"], cand["event"])
     cc = _censor_curve(cand["time_days"], cand["event"])
-    fields = K.FIELDS + ("n_candidates", "match_rate")
+    fields = SA.FIELDS + ("n_candidates", "match_rate")
     out = np.full((reps, len(fields)), np.nan)
     for r in range(reps):
         rng = np.random.default_rng([int(seed), int(start + r)])
@@ -1071,18 +1074,18 @@ def plasmode(candidates: Candidates, n_treated: int = 67, hr: float = 1.0, rate_
         for k, c in ((2, "alsfrs_2"), (4, "alsfrs_4"), (6, "alsfrs_6")):
             tr[c] = np.clip(np.round(tr[c] + rate_change * k), 0, 48)
         pool = cand.iloc[rest].reset_index(drop=True)
-        res = M.match_cohorts(tr, pool, exact, caliper, policy, order, int(seed))
+        res = M.match_cohorts(tr, pool, exact, caliper, match_choice, match_order, int(seed))
         out[r, -2] = n - n_treated
         out[r, -1] = res.n_matched / n_treated
         if res.n_matched:
             table = _pairs_table(tr, pool, res.treated_index, res.reference_index, "plasmode")
-            out[r, :K.N_FIELDS] = analyze_vector(table)
+            out[r, :SA.N_FIELDS] = analyze_vector(table)
     rows = xr.DataArray(out, dims=("replicate", "field"),
                         coords={"replicate": np.arange(start, start + reps), "field": list(fields)},
                         name="plasmode",
                         attrs={"hr": float(hr), "rate_change": float(rate_change), "selection": float(selection),
                                "n_treated": int(n_treated), "seed": int(seed), "caliper": float(caliper),
-                               "exact": ",".join(exact), "policy": policy, "order": order,
+                               "exact": ",".join(exact), "match_choice": match_choice, "match_order": match_order,
                                "tolerance_days": candidates.tolerance_days,
                                "followup_months": candidates.followup_months})
     return PlasmodeResult(rows)

@@ -33,7 +33,7 @@ def exported(request, tmp_path_factory):
 
 def test_candidates_are_the_simulated_pools_eligible(exported):
     theta, design, tol, fu, rd, out = exported
-    pool = world.generate_pool(theta, world.pool_key(11, 0, 2, design.pool_policy, design.block_size),
+    pool = world.generate_pool(theta, world.pool_key(11, 0, 2, design.pool_policy, design.pool_block_size),
                                design.pool_size)
     cand = R.reference_candidates(R.read_registry(out / "registry"), tol, fu)
     assert cand.table["patient_id"].astype(int).tolist() == np.flatnonzero(pool.eligible).tolist()
@@ -49,7 +49,7 @@ def test_matching_the_export_gives_the_simulated_matched_cohort(exported):
     theta, design, tol, fu, rd, out = exported
     cand = R.reference_candidates(R.read_registry(out / "registry"), tol, fu)
     m = R.match_registry(R.read_treated(out / "treated.csv"), cand, design.exact, design.caliper,
-                         design.policy, design.order)
+                         design.match_choice, design.match_order)
     assert m.table.n_pairs == rd.table.n_pairs > 0
     np.testing.assert_array_equal(m.match.treated_index, rd.matched_treated)
     np.testing.assert_array_equal(m.reference_ids.astype(int), rd.matched_pool)

@@ -18,7 +18,8 @@ def _exact(text):
 
 
 def register(p):
-    from ..matching import DEFAULT_EXACT, ORDERS, POLICIES
+    from ..choices import CHOICE, POLICY_NAMES, cli_help
+    from ..matching import DEFAULT_EXACT
     p.add_argument("treated", metavar="TREATED.csv",
                    help="one row per treated patient: the matched-cohort contract's columns without "
                         "pair_id and arm (docs/registry.md)")
@@ -30,10 +31,12 @@ def register(p):
     p.add_argument("--exact", default=",".join(DEFAULT_EXACT), metavar="VARS",
                    help=f"comma-separated variables matched exactly (default {','.join(DEFAULT_EXACT)}; "
                         "'none' for none)")
-    p.add_argument("--policy", default="nearest", choices=list(POLICIES),
-                   help="which eligible candidate a treated patient gets (default nearest)")
-    p.add_argument("--order", default="as_given", choices=list(ORDERS),
-                   help="order greedy policies visit the treated (default as_given: the file's)")
+    p.add_argument("--policy", default="nearest", choices=POLICY_NAMES,
+                   help="which eligible candidate a treated patient gets: a match_choice (" +
+                        cli_help("match_choice") + "), or 'optimal' (match_order 'optimal')")
+    p.add_argument("--order", default="given", choices=[o for o in CHOICE["match_order"].codes if o != "optimal"],
+                   help="order a greedy match visits the treated (match_order; default given: the file's)")
+    p.add_argument("--match-peek", type=int, default=1, metavar="K", help=cli_help("match_peek"))
     p.add_argument("--seed", type=int, default=0, help="seed of the random policy / order (default 0)")
     p.add_argument("--tolerance", default="14", metavar="DAYS",
                    help="how far a visit may lie from its target day (6 months before, 2/4/6 after the "
@@ -52,7 +55,7 @@ def register(p):
 def run(args):
     import math
 
-    from ..cli import print_json
+    from . import print_json
     from ..errors import InputError
     from ..registry import match_registry, read_registry, read_treated, reference_candidates
 
@@ -74,7 +77,14 @@ def run(args):
     treated = read_treated(args.treated)
     reg = read_registry(args.registry)
     cand = reference_candidates(reg, tol, fu)
-    m = match_registry(treated, cand, exact, caliper, args.policy, args.order, args.seed, reg.drops, reg.notes)
+    from ..choices import CHOICE, from_policy
+    how = {"match_choice": "nearest", "match_order": args.order, **from_policy(args.policy)}
+    if args.match_peek > 1:
+        CHOICE["match_peek"].check(args.match_peek, "--match-peek")
+        raise InputError("--match-peek", "a peek needs the candidates' outcomes, which a registry match "
+                                         "does not use for choosing; not available in simkit match")
+    m = match_registry(treated, cand, exact, caliper, how["match_choice"], how["match_order"], args.seed,
+                       reg.drops, reg.notes)
     try:
         m.table.write_csv(args.out)
         if args.candidates:
