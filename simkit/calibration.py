@@ -15,6 +15,7 @@ import numpy as np
 
 from . import world as W
 from .kernels import history as H
+from .truth import cox_fit
 
 SEED_N = 67      # the seed cohort's size: Table 1 tolerances are its sampling uncertainty
 
@@ -159,7 +160,7 @@ def _batch_stats(theta: np.ndarray, n: int, seed: int, batch: int) -> dict:
     age_entry = d[:, H.PB_AGE] - theta[H.REF_BASELINE_MONTH] / 12.0
     X = np.c_[d[:, H.PB_RILUZOLE], (age_entry - 55.0) / 10.0, d[:, H.PB_ONSET],
               np.log(np.maximum(dfs, 0.05))]
-    beta, _se, _ok = W.cox_fit(t_entry, np.ones(n), X)
+    beta, _se, _ok = cox_fit(t_entry, np.ones(n), X)
     out["hr_riluzole"], out["hr_age_per_10y"], out["hr_bulbar"] = np.exp(beta[:3])
     # untreated "responders": matched pairs of untreated registry patients
     el = pool.eligible & np.isfinite(o["alsfrs_6"])
