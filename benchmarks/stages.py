@@ -23,8 +23,12 @@ from numba.extending import intrinsic
 from simkit.kernels import history as H
 from simkit.kernels import replicate as R
 from simkit.kernels import seedanalysis as A
+from simkit.kernels._cacheguard import guard
 from simkit.kernels.matching import WORST, match_prepared_offsets, prepare_pool_grid, stratum_offsets
 from simkit.kernels.rng import derive, root_key
+
+# the cached kernels below inline simkit's: stale once those change, so clear them then
+guard(__file__)
 
 STAGES = ("pool (generate, strata, sort)", "treated cohort", "treated strata", "matching",
           "reference outcomes", "assembly + design statistics", "analysis: survival",
