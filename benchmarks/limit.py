@@ -30,9 +30,13 @@ from numba import njit
 
 from simkit.kernels import history as H
 from simkit.kernels import replicate as R
+from simkit.kernels._cacheguard import guard
 from simkit.kernels.cox import cox_binary
 from simkit.kernels.logistic import logistic_fit
 from simkit.kernels.rng import derive, uniform
+
+# the cached kernels below inline simkit's: stale once those change, so clear them then
+guard(__file__)
 
 # work per stage: (key derivations, uniforms, normal quantiles, exp/log, rated visits)
 STAGE_WORK = {

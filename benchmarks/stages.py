@@ -22,6 +22,10 @@ from numba.extending import intrinsic
 from simkit.kernels import history as H
 from simkit.kernels import replicate as R
 from simkit.kernels import seedanalysis as SA
+from simkit.kernels._cacheguard import guard
+
+# the cached kernels below inline simkit's: stale once those change, so clear them then
+guard(__file__)
 
 STAGES = ("pool (generate, strata, sort)", "treated cohort", "treated strata", "matching",
           "reference outcomes", "assembly + design statistics", "analysis: survival",

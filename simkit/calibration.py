@@ -1,10 +1,15 @@
-"""The world's marginals against published figures (DESIGN.md section 6).
+"""The world's marginals against published figures (docs/world.md, section 10).
 
 `run_calibration(theta, n, seed, batches)` simulates `batches` independent
 registry pools and treated cohorts of n / batches patients each, computes every
 target quantity per batch, and reports the mean over batches with its Monte
 Carlo SE (SD over batches / sqrt(batches)) next to the target and its
 tolerance interval.  docs/world.md gives the reasoning behind each tolerance.
+
+Each target carries where its figure comes from (`source`) and its `role`: tuned
+(the figure was used to set defaults, docs/world.md's "default from" column),
+validation (held out: never used to set anything) or sanity (a default echoed
+back: the figure is itself a parameter, e.g. the registry's share of men).
 """
 from __future__ import annotations
 
@@ -15,8 +20,10 @@ import numpy as np
 
 from . import world as W
 from .kernels import history as H
+from .truth import cox_fit
 
 SEED_N = 67      # the seed cohort's size: Table 1 tolerances are its sampling uncertainty
+ROLES = ("tuned", "validation", "sanity")
 
 
 @dataclass(frozen=True)
@@ -27,6 +34,11 @@ class Target:
     high: float
     source: str
     what: str
+    role: str
+
+    def __post_init__(self):
+        if self.role not in ROLES:
+            raise ValueError(f"target {self.name}: role {self.role!r} is not one of {', '.join(ROLES)}")
 
 
 def _binom_ci(k: int, n: int = SEED_N):
@@ -50,40 +62,47 @@ def _quantile_ci(value: float, q: float, iqr: float, n: int = SEED_N):
 def targets() -> list[Target]:
     t = [
         Target("registry_entry_score_mean", 37.5, 36.5, 38.5, "PRO-ACT",
-               "ALSFRS-R total at trial entry, mean"),
+               "ALSFRS-R total at trial entry, mean", "tuned"),
         Target("registry_entry_score_sd", 5.5, 4.8, 6.2, "PRO-ACT",
-               "ALSFRS-R total at trial entry, SD"),
+               "ALSFRS-R total at trial entry, SD", "tuned"),
         Target("registry_dfs_mean", 0.9, 0.75, 1.05, "PRO-ACT",
-               "pre-slope (48 - entry score) / months since onset, mean"),
+               "pre-slope (48 - entry score) / months since onset, mean", "tuned"),
         Target("registry_dfs_sd", 0.5, 0.35, 0.65, "PRO-ACT",
-               "pre-slope (48 - entry score) / months since onset, SD"),
+               "pre-slope (48 - entry score) / months since onset, SD", "tuned"),
         Target("untreated_change6_mean", -6.0, -7.0, -5.0, "PRO-ACT placebo arms",
-               "ALSFRS-R change over the first 6 trial months (patients with a month-6 score), mean"),
+               "ALSFRS-R change over the first 6 trial months (patients with a month-6 score), mean",
+               "tuned"),
         Target("untreated_change6_sd", 4.5, 3.8, 5.2, "PRO-ACT placebo arms",
-               "ALSFRS-R change over the first 6 trial months, SD"),
+               "ALSFRS-R change over the first 6 trial months, SD", "tuned"),
         Target("registry_median_survival_years", 2.3, 2.0, 2.6, "PRO-ACT",
-               "median survival from trial entry (true death times), years"),
-        Target("registry_men", 0.63, 0.60, 0.66, "PRO-ACT", "share of men"),
-        Target("registry_white", 0.96, 0.93, 0.99, "PRO-ACT", "share white"),
-        Target("registry_bulbar", 0.20, 0.17, 0.23, "PRO-ACT", "share with bulbar onset"),
-        Target("registry_riluzole", 0.70, 0.67, 0.73, "PRO-ACT", "share on riluzole"),
+               "median survival from trial entry (true death times), years", "tuned"),
+        Target("registry_men", 0.63, 0.60, 0.66, "PRO-ACT", "share of men", "sanity"),
+        Target("registry_white", 0.96, 0.93, 0.99, "PRO-ACT", "share white", "sanity"),
+        Target("registry_bulbar", 0.20, 0.17, 0.23, "PRO-ACT", "share with bulbar onset", "sanity"),
+        Target("registry_riluzole", 0.70, 0.67, 0.73, "PRO-ACT", "share on riluzole", "sanity"),
         Target("hr_riluzole", 0.84, 0.75, 0.95, "riluzole RCTs",
-               "Cox HR of riluzole, adjusted for age, onset and log pre-slope (registry, from entry)"),
+               "Cox HR of riluzole, adjusted for age, onset and log pre-slope (registry, from entry)",
+               "tuned"),
         Target("hr_age_per_10y", 1.3, 1.15, 1.45, "prognostic models",
-               "Cox HR per 10 years of age, same model"),
-        Target("hr_bulbar", 1.5, 1.3, 1.7, "prognostic models", "Cox HR of bulbar onset, same model"),
+               "Cox HR per 10 years of age, same model", "tuned"),
+        Target("hr_bulbar", 1.5, 1.3, 1.7, "prognostic models", "Cox HR of bulbar onset, same model",
+               "tuned"),
         Target("untreated_responders", 0.20, 0.15, 0.25, "responder analyses of placebo data",
-               "share of matched untreated pairs with |change_6 difference| > 3, per tail"),
+               "share of matched untreated pairs with |change_6 difference| > 3, per tail", "tuned"),
         Target("rater_icc", 0.93, 0.90, 0.96, "ALSFRS-R reliability studies",
-               "test-retest ICC(1,1) of the total at trial entry"),
+               "test-retest ICC(1,1) of the total at trial entry", "tuned"),
     ]
     # the seed's Table 1 (67 treated): tolerance = the 95% sampling interval of the seed's figure
-    for name, k, what in (("treated_men", 37, "share of men"), ("treated_riluzole", 50, "share on riluzole"),
-                          ("treated_bulbar", 16, "share with bulbar onset"),
-                          ("treated_ft9_1_2", 46, "share in FT9 stage 1-2 at baseline"),
-                          ("treated_fast", 26, "share with pre-slope >= 1 point/month")):
+    # (the clinic's shares of men, riluzole and bulbar onset are its parameters: sanity)
+    for name, k, what, role in (
+            ("treated_men", 37, "share of men", "sanity"),
+            ("treated_riluzole", 50, "share on riluzole", "sanity"),
+            ("treated_bulbar", 16, "share with bulbar onset", "sanity"),
+            ("treated_ft9_1_2", 46, "share in FT9 stage 1-2 at baseline", "tuned"),
+            ("treated_fast", 26, "share with pre-slope >= 1 point/month", "tuned")):
         lo, hi = _binom_ci(k)
-        t.append(Target(name, round(k / SEED_N, 3), round(lo, 3), round(hi, 3), "seed Table 1", what))
+        t.append(Target(name, round(k / SEED_N, 3), round(lo, 3), round(hi, 3), "seed Table 1", what,
+                        role))
     for name, value, q, iqr, what in (
             ("treated_age_median", 57.0, 0.5, 10.0, "age, median"),
             ("treated_age_q25", 53.0, 0.25, 10.0, "age, lower quartile"),
@@ -92,7 +111,9 @@ def targets() -> list[Target]:
             ("treated_preslope_q25", 0.3, 0.25, 1.1, "pre-slope, lower quartile"),
             ("treated_preslope_q75", 1.4, 0.75, 1.1, "pre-slope, upper quartile")):
         lo, hi = _quantile_ci(value, q, iqr)
-        t.append(Target(name, value, round(lo, 3), round(hi, 3), "seed Table 1", what))
+        # the clinic's age mean / SD were set from the age figures, the rate shift to the
+        # pre-slope median (the quartiles only followed it): all count as tuned
+        t.append(Target(name, value, round(lo, 3), round(hi, 3), "seed Table 1", what, "tuned"))
     return t
 
 
@@ -159,7 +180,7 @@ def _batch_stats(theta: np.ndarray, n: int, seed: int, batch: int) -> dict:
     age_entry = d[:, H.PB_AGE] - theta[H.REF_BASELINE_MONTH] / 12.0
     X = np.c_[d[:, H.PB_RILUZOLE], (age_entry - 55.0) / 10.0, d[:, H.PB_ONSET],
               np.log(np.maximum(dfs, 0.05))]
-    beta, _se, _ok = W.cox_fit(t_entry, np.ones(n), X)
+    beta, _se, _ok = cox_fit(t_entry, np.ones(n), X)
     out["hr_riluzole"], out["hr_age_per_10y"], out["hr_bulbar"] = np.exp(beta[:3])
     # untreated "responders": matched pairs of untreated registry patients
     el = pool.eligible & np.isfinite(o["alsfrs_6"])
@@ -203,5 +224,6 @@ def run_calibration(theta: np.ndarray | None = None, n: int = 100_000, seed: int
         value = float(v.mean())
         mcse = float(v.std(ddof=1) / math.sqrt(len(v))) if len(v) > 1 else float("nan")
         res.append(dict(name=t.name, target=t.target, value=value, mcse=mcse, low=t.low, high=t.high,
-                        ok=bool(t.low <= value <= t.high), source=t.source, what=t.what))
+                        ok=bool(t.low <= value <= t.high), source=t.source, what=t.what,
+                        role=t.role))
     return res

@@ -260,8 +260,8 @@ def versions() -> dict:
 
 
 def truths(study: Study, n: int = 100_000) -> list[dict]:
-    """The true effects of each condition (counterfactual twins): world.true_effects."""
-    from .world import true_effects
+    """The true effects of each condition (counterfactual twins): truth.true_effects."""
+    from .truth import true_effects
     cache = {}   # conditions that differ only in the design share the world, hence the truth
     out = []
     for c in study.conditions:

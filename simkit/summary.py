@@ -185,7 +185,7 @@ def summarize(store):
     ds["n_valid"].attrs["long_name"] = "replicates with a finite log HR (Cox estimable)"
     ds["conditional_log_hr"].attrs["long_name"] = "true conditional log HR (the scenario's treatment.hr)"
     for k in truth_keys:
-        ds[f"truth_{k}"].attrs["long_name"] = f"true {k} (world.true_effects: counterfactual twins)"
+        ds[f"truth_{k}"].attrs["long_name"] = f"true {k} (truth.true_effects: counterfactual twins)"
     keys = list(attrs["condition_coords"])
     ds = ds.rename({k: identifier(k) for k in keys if identifier(k) != k})
     for k in keys:

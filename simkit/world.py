@@ -7,7 +7,7 @@ values into the flat vector the kernels read, in the order of
 equation and the source of every default.
 
 Public names:
-    PARAMS, PARAM, MECHANISMS_OFF, TABLE_COLUMNS
+    PARAMS, PARAM, MECHANISMS_OFF
     build_theta(params=None, **overrides) -> np.ndarray;  theta_dict(theta) -> dict
     default_params() -> dict;  fair_params(params=None) -> dict
     pool_key(seed, condition, replicate, pool_policy="condition", pool_block_size=1) -> np.uint64
@@ -15,10 +15,10 @@ Public names:
     generate_pool(theta, key, n) -> Pool
     pool_outcomes(theta, keys) -> dict of arrays
     generate_treated(theta, key, n) -> Treated  (cohort and counterfactual twin)
-    true_effects(theta, n=200_000, seed=0) -> dict  (marginal HR, slope difference)
-    cox_fit(time, event, X) -> (beta, se, converged)
-    replicate_table(theta, seed, condition, replicate, *, n_treated, pool_size,
-                    pool_policy, pool_block_size) -> pandas.DataFrame  (simkit simulate)
+    true_effects(theta, n=200_000, seed=0) -> dict  (in simkit.truth; re-exported)
+
+The truth (estimands and their Cox fit) is `simkit.truth`; the replicate as a table
+(`simkit simulate`) is `simkit.export`.
 """
 from __future__ import annotations
 
@@ -352,175 +352,7 @@ def generate_treated(theta: np.ndarray, key, n: int) -> Treated:
     return Treated(out, twin, int(appl))
 
 
-# -------------------------------------------------------------------- truth
-
-
-def cox_fit(time, event, X, max_iter: int = 50, tol: float = 1e-10):
-    """Cox model by Newton-Raphson on the Breslow partial likelihood.
-
-    Exact for continuous times (no ties), which is all the world produces
-    before rounding.  Returns (beta, se, converged).
-    """
-    time = np.asarray(time, float)
-    event = np.asarray(event, float)
-    X = np.asarray(X, float)
-    if X.ndim == 1:
-        X = X[:, None]
-    order = np.argsort(-time, kind="mergesort")       # descending: risk sets are prefixes
-    t, d, Z = time[order], event[order], X[order]
-    # rows tied in time share the risk set of the last of them in this order
-    last = np.r_[np.nonzero(t[1:] != t[:-1])[0], len(t) - 1]
-    grp_end = np.repeat(last, np.diff(np.r_[-1, last]))
-    p = Z.shape[1]
-    beta = np.zeros(p)
-    converged = False
-    info = np.eye(p)
-    for _ in range(max_iter):
-        eta = Z @ beta
-        eta -= eta.max()
-        w = np.exp(eta)
-        s0 = np.cumsum(w)[grp_end]
-        s1 = np.cumsum(w[:, None] * Z, axis=0)[grp_end]
-        s2 = np.cumsum(w[:, None, None] * Z[:, :, None] * Z[:, None, :], axis=0)[grp_end]
-        m1 = s1 / s0[:, None]
-        grad = (d[:, None] * (Z - m1)).sum(axis=0)
-        info = (d[:, None, None] * (s2 / s0[:, None, None] - m1[:, :, None] * m1[:, None, :])).sum(0)
-        try:
-            step = np.linalg.solve(info, grad)
-        except np.linalg.LinAlgError:
-            break
-        beta = beta + step
-        if np.max(np.abs(step)) < tol:
-            converged = True
-            break
-    try:
-        se = np.sqrt(np.diag(np.linalg.inv(info)))
-    except np.linalg.LinAlgError:
-        se = np.full(p, np.nan)
-    return beta, se, converged
-
-
 def true_effects(theta: np.ndarray, n: int = 200_000, seed: int = 0) -> dict:
-    """The estimands in the treated population, from n simulated treated patients.
-
-    The population is everyone who starts treatment (first injection) under the
-    enrolment rules: inclusion, self-selection, regression to the mean; the
-    immortal-time requirement is not applied, since it selects on survival after
-    treatment starts.  Each patient is simulated with and without treatment
-    (the counterfactual twin: the same random numbers).
-
-    marginal_hr: exp of the Cox coefficient of treated vs untreated survival
-      from month 0 (no censoring) over the 2n stacked rows: the marginal HR
-      comparing the treated population's survival with and without treatment.
-      It differs from the conditional `hr` (non-collapsibility, heterogeneity).
-    slope_difference: mean over patients of (true total at month 6 treated -
-      untreated) / 6, points/month (positive = treatment slows decline); latent
-      totals, so rater noise, the unblinded shift and death do not enter.
-    """
-    th = np.array(theta, dtype=np.float64, copy=True)
-    th[H.IMMORTAL_TIME_TREATED] = 0.0
-    th[H.EARLY_EXCLUSION] = 0.0      # a selection after treatment starts, like immortal time
-    # a stream of its own, apart from every replicate's
-    key = H.derive(np.uint64(0xE57A4D), np.uint64(seed))
-    tr = generate_treated(th, key, n)
-    t1 = tr.data[:, H.TC_DEATH_DAYS]
-    t0 = tr.twin[:, H.TC_DEATH_DAYS]
-    time = np.r_[t1, t0]
-    x = np.r_[np.ones(n), np.zeros(n)]
-    beta, se, conv = cox_fit(time, np.ones(2 * n), x)
-    diff = (tr.data[:, H.TC_TRUE_6] - tr.twin[:, H.TC_TRUE_6]) / 6.0
-    return {
-        "conditional_hr": float(theta[H.HR]),
-        "marginal_hr": float(math.exp(beta[0])),
-        "marginal_log_hr": float(beta[0]),
-        "marginal_log_hr_mcse": float(se[0]),      # naive (rows are paired): an upper bound
-        "slope_difference": float(diff.mean()),
-        "slope_difference_mcse": float(diff.std(ddof=1) / math.sqrt(n)),
-        "median_days_treated": float(np.median(t1)),
-        "median_days_untreated": float(np.median(t0)),
-        "n": n,
-        "converged": bool(conv),
-    }
-
-
-# ------------------------------------------------------------------- export
-
-TABLE_COLUMNS = (
-    "cohort", "id", "eligible", "sex", "race", "onset", "riluzole", "age", "ft9_stage",
-    "alsfrs_pre", "alsfrs_0", "alsfrs_2", "alsfrs_4", "alsfrs_6", "pre_rate",
-    "time_days", "event",
-    "enrol_year", "true_u", "true_rate", "true_duration_months", "true_death_days",
-    "true_total_0", "true_total_6", "true_log_hr", "true_rate_change",
-    "twin_alsfrs_2", "twin_alsfrs_4", "twin_alsfrs_6", "twin_time_days", "twin_event",
-    "twin_death_days", "twin_true_total_6",
-)
-
-
-def replicate_table(theta: np.ndarray, seed: int, condition: int, replicate: int, *,
-                    n_treated: int = 67, pool_size: int = 10_000, pool_policy: str = "condition",
-                    pool_block_size: int = 1):
-    """One replicate's treated cohort and registry pool as one pandas DataFrame.
-
-    Layout (docs/world.md): a row per patient, `cohort` = treated / pool; the
-    contract's columns (sex, race, onset, riluzole, age, ft9_stage, alsfrs_pre,
-    alsfrs_0..6, time_days, event) with the baseline being the first injection
-    (treated) or the reference baseline (pool); `eligible` (pool: may serve as a
-    reference); then the hidden truth (true_*) and, for treated rows, the
-    counterfactual twin (twin_*).  Missing values are empty.
-    """
-    import pandas as pd
-
-    tr = generate_treated(theta, treated_key(seed, condition, replicate), n_treated)
-    pool = generate_pool(theta, pool_key(seed, condition, replicate, pool_policy, pool_block_size),
-                         pool_size)
-    po = pool_outcomes(theta, pool.keys)
-    t, tw, p = tr.data, tr.twin, pool.data
-    nan_p = np.full(pool_size, np.nan)
-
-    def both(a, b):
-        return np.r_[a, b]
-
-    cols = {
-        "cohort": np.r_[np.repeat("treated", n_treated), np.repeat("pool", pool_size)],
-        "id": both(np.arange(n_treated), np.arange(pool_size)),
-        "eligible": both(np.ones(n_treated), p[:, H.PB_ELIGIBLE]),
-        "sex": both(t[:, H.TC_SEX], p[:, H.PB_SEX]),
-        "race": both(t[:, H.TC_RACE], p[:, H.PB_RACE]),
-        "onset": both(t[:, H.TC_ONSET], p[:, H.PB_ONSET]),
-        "riluzole": both(t[:, H.TC_RILUZOLE], p[:, H.PB_RILUZOLE]),
-        "age": both(t[:, H.TC_AGE], p[:, H.PB_AGE]),
-        "ft9_stage": both(t[:, H.TC_FT9], p[:, H.PB_FT9]),
-        "alsfrs_pre": both(t[:, H.TC_ALSFRS_PRE], p[:, H.PB_ALSFRS_PRE]),
-        "alsfrs_0": both(t[:, H.TC_ALSFRS_0], p[:, H.PB_ALSFRS_0]),
-        "alsfrs_2": both(t[:, H.TC_ALSFRS_2], po["alsfrs_2"]),
-        "alsfrs_4": both(t[:, H.TC_ALSFRS_4], po["alsfrs_4"]),
-        "alsfrs_6": both(t[:, H.TC_ALSFRS_6], po["alsfrs_6"]),
-        "time_days": both(t[:, H.TC_TIME_DAYS], po["time_days"]),
-        "event": both(t[:, H.TC_EVENT], po["event"]),
-        "enrol_year": both(t[:, H.TC_ENROL_YEAR], nan_p),
-        "true_u": both(t[:, H.TC_U], p[:, H.PB_U]),
-        "true_rate": both(t[:, H.TC_RATE], p[:, H.PB_RATE]),
-        "true_duration_months": both(t[:, H.TC_DURATION],
-                                     p[:, H.PB_DURATION] + theta[H.REF_BASELINE_MONTH]),
-        "true_death_days": both(t[:, H.TC_DEATH_DAYS], po["death_days"]),
-        "true_total_0": both(t[:, H.TC_TRUE_0], po["true_0"]),
-        "true_total_6": both(t[:, H.TC_TRUE_6], po["true_6"]),
-        "true_log_hr": both(t[:, H.TC_LOG_HR], nan_p),
-        "true_rate_change": both(t[:, H.TC_RATE_CHANGE], nan_p),
-        "twin_alsfrs_2": both(tw[:, H.TC_ALSFRS_2], nan_p),
-        "twin_alsfrs_4": both(tw[:, H.TC_ALSFRS_4], nan_p),
-        "twin_alsfrs_6": both(tw[:, H.TC_ALSFRS_6], nan_p),
-        "twin_time_days": both(tw[:, H.TC_TIME_DAYS], nan_p),
-        "twin_event": both(tw[:, H.TC_EVENT], nan_p),
-        "twin_death_days": both(tw[:, H.TC_DEATH_DAYS], nan_p),
-        "twin_true_total_6": both(tw[:, H.TC_TRUE_6], nan_p),
-    }
-    df = pd.DataFrame(cols)
-    df["pre_rate"] = (df["alsfrs_pre"] - df["alsfrs_0"]) / 6.0
-    for c in ("eligible", "riluzole", "ft9_stage", "alsfrs_pre", "alsfrs_0", "alsfrs_2", "alsfrs_4",
-              "alsfrs_6", "event", "twin_alsfrs_2", "twin_alsfrs_4", "twin_alsfrs_6", "twin_event"):
-        df[c] = df[c].round().astype("Int64")
-    df["sex"] = np.where(df["sex"] > 0.5, "M", "F")
-    df["race"] = np.where(df["race"] > 0.5, "Other", "White")
-    df["onset"] = np.where(df["onset"] > 0.5, "bulbar", "spinal")
-    return df[list(TABLE_COLUMNS)]
+    """The world's estimands: `simkit.truth.true_effects` (kept here for callers of world)."""
+    from .truth import true_effects as _true_effects   # truth imports world: import on call
+    return _true_effects(theta, n=n, seed=seed)

@@ -11,7 +11,11 @@ import numpy as np
 from numba import njit
 
 from simkit.kernels import rng
+from simkit.kernels._cacheguard import guard
 from simkit.kernels.status import NO_EVENTS, OK
+
+# the cached kernels below inline simkit's: stale once those change, so clear them then
+guard(__file__)
 
 FIELDS = ("estimate", "pvalue", "status", "n_events")
 INT_FIELDS = frozenset({"status", "n_events"})

@@ -5,6 +5,7 @@ directory is only located (and the guard already ran on it when simkit.kernels
 was imported, which is intended)."""
 import importlib
 import os
+import re
 import subprocess
 import sys
 import textwrap
@@ -244,3 +245,69 @@ def test_cache_dir_with_numba_cache_dir_in_a_subprocess(tmp_path):
     # the guard ran on import there too: stamp written, nothing compiled
     assert sorted(os.listdir(guard_dir)) == [G.STAMP_NAME]
     assert open(os.path.join(guard_dir, G.STAMP_NAME)).read().strip() == fp
+
+
+# --- cached code outside simkit/kernels that inlines kernels -------------------
+
+_CACHED_NJIT = re.compile(r"^\s*@(?:numba\.)?n?jit\([^)]*\bcache\s*=\s*(?!False\b)\w+", re.M)
+
+
+def _files_with_cached_kernels():
+    out = []
+    for top in ("benchmarks", "tests", "simkit", "notebooks"):
+        for root, dirs, files in os.walk(os.path.join(REPO, top)):
+            dirs[:] = [d for d in dirs if d not in ("__pycache__", ".ipynb_checkpoints")]
+            if os.path.abspath(root) == KERNELS_DIR:
+                continue
+            for name in files:
+                if name.endswith(".py"):
+                    path = os.path.join(root, name)
+                    with open(path, encoding="utf-8") as f:
+                        text = f.read()
+                    if _CACHED_NJIT.search(text) and "simkit.kernels" in text:
+                        out.append((os.path.relpath(path, REPO), text))
+    return out
+
+
+def test_every_cached_kernel_outside_the_kernels_is_guarded():
+    found = _files_with_cached_kernels()
+    assert {"benchmarks/limit.py", "benchmarks/stages.py", "tests/_toy_chunk.py"} <= {p for p, _ in found}
+    for path, text in found:
+        # the call at module level, before any of the file's cached functions can run
+        assert re.search(r"^guard\(__file__\)$", text, re.M), f"{path} does not call guard(__file__)"
+
+
+def test_cache_dir_of_is_where_numba_caches_that_file(monkeypatch):
+    monkeypatch.syspath_prepend(os.path.join(REPO, "benchmarks"))
+    limit = importlib.import_module("limit")
+    disps = [o for o in vars(limit).values()
+             if getattr(o, "__module__", None) == "limit" and hasattr(o, "_cache")]
+    assert len(disps) >= 5
+    d = G.cache_dir_of(limit.__file__)
+    assert d is not None and {disp._cache._cache_path for disp in disps} == {d}
+    # importing limit ran the guard on that directory against the kernels' sources
+    assert open(os.path.join(d, G.STAMP_NAME)).read().strip() == G.source_fingerprint(KERNELS_DIR)
+    assert G.kernel_cache_dir() == G.cache_dir_of(G.__file__)
+    assert G.cache_dir_of(str(REPO) + "/no/such/file.py") is None
+
+
+def test_guard_of_a_file_clears_its_cache_when_the_kernels_change(tmp_path):
+    mod = tmp_path / "inliner.py"
+    mod.write_text("from numba import njit\nfrom simkit.kernels.rng import derive\n\n"
+                   "@njit(cache=True)\ndef f(k):\n    return derive(k, 1)\n")
+    d = G.cache_dir_of(str(mod))
+    assert d is not None and d != G.kernel_cache_dir()
+    stale = ["inliner.f-4.py311.nbi", "inliner.f-4.py311.1.nbc"]
+    for name in stale:
+        open(os.path.join(d, name), "wb").write(b"compiled against older kernels")
+    with open(os.path.join(d, G.STAMP_NAME), "w") as f:
+        f.write("00" * 32 + "\n")                     # stamped by other kernel sources
+    assert G.guard(str(mod)) is True
+    assert sorted(os.listdir(d)) == [G.STAMP_NAME]
+    assert open(os.path.join(d, G.STAMP_NAME)).read().strip() == G.source_fingerprint(KERNELS_DIR)
+    for name in stale:                                # the same kernel sources: kept
+        open(os.path.join(d, name), "wb").write(b"compiled against these kernels")
+    assert G.guard(str(mod)) is False
+    assert set(stale) <= set(os.listdir(d))
+    # the kernels' own cache is not this directory's business
+    assert os.path.isfile(os.path.join(G.kernel_cache_dir(), G.STAMP_NAME))

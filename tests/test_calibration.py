@@ -21,6 +21,29 @@ def test_every_target_within_tolerance(rows):
     assert len(rows) == len(C.targets())
 
 
+# a sanity target echoes a default: its figure is (to the printed precision) that parameter
+_ECHOED = {"registry_men": "reg_p_male", "registry_white": "reg_p_white",
+           "registry_bulbar": "reg_p_bulbar", "registry_riluzole": "reg_p_riluzole",
+           "treated_men": "clin_p_male", "treated_riluzole": "clin_p_riluzole",
+           "treated_bulbar": "clin_p_bulbar"}
+
+
+def test_targets_carry_source_and_role(rows):
+    ts = C.targets()
+    assert all(t.source.strip() and t.role in C.ROLES for t in ts)
+    assert {r["name"]: r["role"] for r in rows} == {t.name: t.role for t in ts}
+    sanity = {t.name: t for t in ts if t.role == "sanity"}
+    assert set(sanity) == set(_ECHOED)
+    defaults = W.default_params()
+    for name, param in _ECHOED.items():
+        assert sanity[name].target == pytest.approx(defaults[param], abs=0.005), name
+    # figures docs/world.md names as tuning targets
+    assert {t.name for t in ts if t.role == "tuned"} >= {"registry_entry_score_mean", "hr_riluzole",
+                                                         "rater_icc", "treated_fast"}
+    with pytest.raises(ValueError, match="role"):
+        C.Target("x", 1.0, 0.0, 2.0, "somewhere", "something", "tuning")
+
+
 def test_rows_are_complete_and_consistent(rows):
     for r in rows:
         assert r["low"] <= r["target"] <= r["high"], r["name"]

@@ -1,6 +1,7 @@
 """The claims ledger (simkit.claims): the shared rounding rule, verdicts against
 hand-computed arithmetic, the ledger's structure, the CLI, and that verdicts follow the data."""
 import copy
+import hashlib
 import json
 import math
 from fractions import Fraction
@@ -11,6 +12,9 @@ import pytest
 from scipy import stats
 
 from simkit import claims as C
+from simkit.claims.builders import _pct
+from simkit.claims.progression import _one_moved, _t2rows
+from simkit.claims.rounding import _half_up
 from simkit import seedpaper
 from simkit.cli import main
 from simkit.errors import InputError
@@ -53,7 +57,7 @@ def test_rounding_interval_and_half_unit():
 
 def test_boundary_is_consistent_both_ways():
     # 6/32 = 18.75% exactly: half a unit from both 18.7 and 18.8 -> both consistent (closed rule)
-    x = C._pct(6, 32)
+    x = _pct(6, 32)
     assert x == Fraction(1875, 100)
     assert C.rounds_to(x, 18.7, 1) and C.rounds_to(x, 18.8, 1)
     assert C.on_boundary(x, 18.7, 1) and C.on_boundary(x, 18.8, 1)
@@ -70,9 +74,9 @@ def test_boundary_is_consistent_both_ways():
 
 
 def test_half_up_and_boundary_notes(L):
-    assert C._half_up(Fraction(1875, 100), 1) == Fraction(188, 10)
-    assert C._half_up(Fraction(-125, 1000), 2) == Fraction(-13, 100)
-    assert C._half_up(Fraction(9375, 100), 1) == Fraction(938, 10)
+    assert _half_up(Fraction(1875, 100), 1) == Fraction(188, 10)
+    assert _half_up(Fraction(-125, 1000), 2) == Fraction(-13, 100)
+    assert _half_up(Fraction(9375, 100), 1) == Fraction(938, 10)
     # 6/32 = 18.75 printed 18.7: consistent, and the note says half-up would print 18.8
     c = L["table2.age_from_median.increased_pct"]
     assert c.verdict == "consistent" and "18.8" in c.note
@@ -337,6 +341,29 @@ def test_records_and_json(capsys, L):
         assert r["verdict"] in C.VERDICTS
 
 
+# sha256 of `simkit claims --json` and `simkit claims --notes all` before claims.py became a
+# package (commit 355bd49): the split must not change a byte.  A deliberate change of the
+# ledger or of simkit/data/seed_paper.json changes them; print the new ones with
+# `python -m simkit.cli claims --json | sha256sum` and say why in the commit.
+_CLAIMS_JSON_SHA256 = "643f6122afc4591d29c87be3877a0d2e64b6d23f7902699fe218357875e023df"
+_CLAIMS_TABLE_SHA256 = "38ac36d1402fa13692979846f734cb783e42ac1142ae50af9f076b68296bdf46"
+
+
+def test_cli_output_byte_identical_to_the_single_module(capsys):
+    assert main(["claims", "--json"]) == 0
+    assert hashlib.sha256(capsys.readouterr().out.encode()).hexdigest() == _CLAIMS_JSON_SHA256
+    assert main(["claims", "--notes", "all"]) == 0
+    assert hashlib.sha256(capsys.readouterr().out.encode()).hexdigest() == _CLAIMS_TABLE_SHA256
+
+
+def test_package_api_is_the_old_modules():
+    # what simkit.commands.claims and simkit.audit use, importable from the package itself
+    for name in ("ledger", "to_records", "attach_probabilities", "render", "counts", "VERDICTS",
+                 "SECTIONS", "WORLD_EVENTS", "Claim", "decimals_of", "rounds_to"):
+        assert hasattr(C, name), name
+    assert C.ledger()[0].__class__ is C.Claim
+
+
 def test_cli_table_and_filters(capsys):
     assert main(["claims"]) == 0
     out = capsys.readouterr().out
@@ -421,11 +448,11 @@ def test_one_patient_pattern_in_table2(L):
     # women 10 + 18 = 28 and 10/2 = 5; age >= median 7 + 20 = 27 and 7/5 = 1.4; FT9 1-2 5 + 12 = 17
     # and 5/4 = 1.25; slow 12 + 20 = 32 and 12/9 = 1.33; bulbar 4 + 11 = 15 and 4/1 = 4;
     # riluzole yes 17 + 23 = 40 and 17/10 = 1.7 -- one row per subgrouping variable
-    rows = C._t2rows(seedpaper.reported())
-    flagged = {k for k, v in rows.items() if C._one_moved(v)}
+    rows = _t2rows(seedpaper.reported())
+    flagged = {k for k, v in rows.items() if _one_moved(v)}
     assert flagged == {"sex=F", "age=>=median", "ft9=1-2", "progression=slow", "onset=bulbar", "riluzole=yes"}
     for slug in ("women", "age_from_median", "ft9_1_2", "slow", "bulbar", "riluzole_yes"):
         assert "as if" in L[f"table2.{slug}.dec_or_nc"].note and "as if" in L[f"table2.{slug}.ratio"].note
     assert "as if" not in L["table2.men.ratio"].note
     # a row whose columns are right for its printed counts is never flagged
-    assert not C._one_moved(rows["sex=M"]) and not C._one_moved(rows["general"])
+    assert not _one_moved(rows["sex=M"]) and not _one_moved(rows["general"])

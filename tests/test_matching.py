@@ -9,6 +9,7 @@ from scipy.sparse import csr_matrix
 from scipy.sparse.csgraph import maximum_bipartite_matching
 from scipy.stats import chisquare
 
+from oracle_matching import match as naive_match
 from simkit.errors import InputError
 from simkit.kernels import matching as K
 from simkit.kernels.rng import derive, root_key, uniform
@@ -167,8 +168,8 @@ def random_case(rng, nt_max=12, np_max=40, n_strata=4):
 
 
 def run_all(ts, tsl, ps, psl, cal, policy, order, key, bad):
-    """match, match_prepared and the twin; asserts the first two agree."""
-    out1, nu1 = K.match(ts, tsl, ps, psl, cal, policy, order, key, bad)
+    """The naive scan (oracle_matching) and the kernel match_prepared; asserts they agree."""
+    out1, nu1 = naive_match(ts, tsl, ps, psl, cal, policy, order, key, bad)
     perm, ss, sl = K.prepare_pool(ps, psl)
     out2, nu2 = K.match_prepared(ts, tsl, perm, ss, sl, cal, policy, order, key, bad)
     assert out1.dtype == np.int64 and out1.shape == (len(ts),)
@@ -252,10 +253,10 @@ def _k(ts, tsl, ps, psl, cal, policy=K.NEAREST, order=K.AS_GIVEN, key=1, bad=Non
 @pytest.mark.parametrize("policy", GREEDY + (K.OPTIMAL,))
 def test_empty_pool_and_empty_treated(policy):
     assert _k([0, 1], [0.5, 1.0], [], [], 0.5, policy) == [-1, -1]
-    out, nu = K.match(np.zeros(2, np.int64), np.zeros(2), np.zeros(0, np.int64),
+    out, nu = naive_match(np.zeros(2, np.int64), np.zeros(2), np.zeros(0, np.int64),
                       np.zeros(0), 0.5, policy, K.AS_GIVEN, np.uint64(1), np.zeros(0))
     assert nu == 2
-    out, nu = K.match(np.zeros(0, np.int64), np.zeros(0), np.zeros(3, np.int64),
+    out, nu = naive_match(np.zeros(0, np.int64), np.zeros(0), np.zeros(3, np.int64),
                       np.zeros(3), 0.5, policy, K.AS_GIVEN, np.uint64(1), np.zeros(3))
     assert out.shape == (0,) and nu == 0
 
@@ -311,10 +312,10 @@ def test_first_worst_and_hardest_first():
 def test_unknown_codes_leave_everyone_unmatched():
     args = (np.zeros(2, np.int64), np.zeros(2), np.zeros(3, np.int64), np.zeros(3), 0.5)
     for policy, order in ((9, K.AS_GIVEN), (-1, K.AS_GIVEN), (K.NEAREST, 7)):
-        out, nu = K.match(*args, policy, order, np.uint64(1), np.zeros(3))
+        out, nu = naive_match(*args, policy, order, np.uint64(1), np.zeros(3))
         assert out.tolist() == [-1, -1] and nu == 2
     # optimal ignores the order
-    out, nu = K.match(*args, K.OPTIMAL, 7, np.uint64(1), np.zeros(3))
+    out, nu = naive_match(*args, K.OPTIMAL, 7, np.uint64(1), np.zeros(3))
     assert nu == 0
 
 
@@ -337,7 +338,7 @@ def test_random_choice_is_uniform():
     psl = np.array([2.0, 1.0, 1.5, 1.0, 0.5, 1.25])
     counts = np.zeros(6)
     for k in range(4000):
-        out, _ = K.match(ts, tsl, ps, psl, 0.5, K.RANDOM, K.AS_GIVEN,
+        out, _ = naive_match(ts, tsl, ps, psl, 0.5, K.RANDOM, K.AS_GIVEN,
                          np.uint64(root_key(99, 0, k)), np.zeros(0))
         counts[out[0]] += 1
     assert counts[0] == counts[3] == 0
@@ -350,7 +351,7 @@ def test_random_order_is_uniform():
     ps, psl = np.zeros(1, np.int64), np.ones(1)
     winner = np.zeros(3)
     for k in range(3000):
-        out, _ = K.match(ts, tsl, ps, psl, 0.5, K.FIRST, K.RANDOM_ORDER,
+        out, _ = naive_match(ts, tsl, ps, psl, 0.5, K.FIRST, K.RANDOM_ORDER,
                          np.uint64(root_key(7, 0, k)), np.zeros(0))
         winner[int(np.flatnonzero(out == 0)[0])] += 1
     assert chisquare(winner).pvalue > 1e-3

@@ -18,7 +18,7 @@ def register(p):
 def run(args):
     from ..errors import InputError
     from ..grid import design_of, load_study
-    from ..world import replicate_table
+    from ..export import replicate_table
     if args.replicate < 0:
         raise InputError("--replicate", f"expected an integer >= 0, got {args.replicate}")
     if args.condition < 0:

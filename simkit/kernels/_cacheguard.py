@@ -9,6 +9,14 @@ before any cache entry is loaded): it hashes every kernel source and, if the
 hash differs from the one stamped in the cache directory, deletes every cached
 kernel there and stamps the new hash.
 
+Code outside simkit/kernels whose cache=True functions inline kernels
+(benchmarks/limit.py, benchmarks/stages.py, tests/_toy_chunk.py) has the same
+problem in its own cache directory, so such a module calls `guard(__file__)`
+before any of its functions runs: the same check on the directory numba caches
+that file's functions in, against the same kernel fingerprint (not the file's
+own bytes: numba checks those itself, and files sharing a cache directory must
+agree on its stamp).
+
 Best effort: an unreadable source, a missing or read-only directory or a
 private numba interface that has changed makes it do nothing; it never raises
 and never prints.  Two processes running it at once can at worst delete each
@@ -80,29 +88,35 @@ def sync_cache(cache_dir, fingerprint):
     return True
 
 
-def _probe():
-    return 0
+def cache_dir_of(py_file):
+    """The directory numba caches the cache=True functions of source file
+    `py_file` in, or None.
 
-
-def kernel_cache_dir():
-    """The directory numba caches the functions of simkit/kernels in, or None.
-
-    A cache=True dispatcher for a function of this directory goes through
+    A probe compiled as if written in `py_file` gets a cache=True dispatcher, so
     numba's own locators (NUMBA_CACHE_DIR, the in-tree __pycache__, the
-    user-wide fallback); creating it compiles nothing.  Private numba API."""
+    user-wide fallback) pick the directory; creating it compiles nothing.
+    Private numba API."""
     try:
         from numba import njit
-        return njit(cache=True)(_probe)._cache._cache_path
+        ns = {"__name__": "_simkit_cache_probe"}
+        exec(compile("def _probe():\n    return 0\n", os.path.abspath(py_file), "exec"), ns)
+        return njit(cache=True)(ns["_probe"])._cache._cache_path
     except Exception:
         return None
 
 
-def guard():
-    """Clear the kernels' numba cache if the kernel sources changed since it was
-    stamped.  Returns True if it cleared.  Never raises."""
+def kernel_cache_dir():
+    """The directory numba caches the functions of simkit/kernels in, or None."""
+    return cache_dir_of(__file__)
+
+
+def guard(py_file=None):
+    """Clear numba's cache of the functions of `py_file` (default: the kernels)
+    if the kernel sources changed since that cache was stamped.  Returns True
+    if it cleared.  Never raises."""
     try:
         fingerprint = source_fingerprint(os.path.dirname(os.path.abspath(__file__)))
-        cache_dir = kernel_cache_dir()
+        cache_dir = kernel_cache_dir() if py_file is None else cache_dir_of(py_file)
         if cache_dir is None:
             return False
         return sync_cache(cache_dir, fingerprint)

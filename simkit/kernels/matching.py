@@ -13,20 +13,18 @@ arithmetic can exceed it after rounding (in floats 7/6 - 4/6 = 0.500000000000000
 be eligible.  1e-9 is far below the 1/6 grid step (and below any meaningful
 slope difference), so it never admits a pair that is truly farther apart.
 
-Two routes, identical results (tested):
-  prepare_pool + match_prepared: the pool sorted once by (stratum, slope, pool
-    index); each treated patient's eligible set is a contiguous window found by
-    bisection.  prepare_pool_grid gives the same sort in one counting sort when
-    the slopes are multiples of 1/6 (pre-slopes always are), and
-    match_prepared_offsets takes the strata's offsets (stratum_offsets)
-    computed once per pool instead of bisecting for them per treated patient.
-  match: greedy policies bucket the unsorted pool by stratum (counting sort)
-    and scan the bucket; OPTIMAL sorts the pool.
+The route: prepare_pool + match_prepared: the pool sorted once by (stratum,
+slope, pool index); each treated patient's eligible set is a contiguous window
+found by bisection.  prepare_pool_grid gives the same sort in one counting sort
+when the slopes are multiples of 1/6 (pre-slopes always are), and
+match_prepared_offsets takes the strata's offsets (stratum_offsets) computed
+once per pool instead of bisecting for them per treated patient.  Their slow
+twin, a scan of the unsorted pool bucketed by stratum, is tests/oracle_matching.py.
 Measured (67 treated, 10,000 pool, caliper 0.5, nearest; 2-core dev box):
 prepare_pool 100 us on warm data, 300 us right after the pool is generated;
 prepare_pool_grid 27 us warm (about 100 us right after); stratum_offsets 3 us;
-match_prepared_offsets 7.5 us inside the replicate loop; match (the scan) 190
-us inside the loop.
+match_prepared_offsets 7.5 us inside the replicate loop; the scan (when it was
+a kernel) 190 us inside the loop.
 
 Policies (greedy ones visit the treated in `order` and take one candidate each):
   NEAREST  smallest |slope difference|, ties by lowest pool index;
@@ -590,9 +588,17 @@ def _visit_order(nt, order, key, counts):
 @njit(cache=True)
 def match_prepared(t_stratum, t_slope, perm, s_stratum, s_slope, caliper, policy, order,
                    key, p_badness, peek=1):
-    """`match` on a pool already sorted by `prepare_pool` (perm, s_stratum,
-    s_slope); p_badness is indexed by the original pool index.  Same result as
-    `match` on the unsorted pool."""
+    """1:1 matching of treated to pool patients without replacement, on a pool
+    sorted by `prepare_pool` (perm, s_stratum, s_slope).
+
+    t_stratum i8[nt], t_slope f8[nt]; caliper f8 (ALSFRS-R points/month, >= 0);
+    policy (NEAREST, FIRST, RANDOM, WORST, OPTIMAL) and order (AS_GIVEN,
+    RANDOM_ORDER, HARDEST_FIRST) as in the module docstring; key uint64 for every
+    random choice; p_badness f8[np], indexed by the original pool index (WORST
+    takes the largest; ignored otherwise, may then be empty); peek: with
+    NEAREST, how many nearest candidates the analyst looks at (_pick_peek).
+    Returns (match_idx i8[nt], pool index or -1 if unmatched; n_unmatched i8).
+    """
     return match_prepared_offsets(t_stratum, t_slope, perm, s_stratum, s_slope,
                                   np.empty(0, np.int64), caliper, policy, order, key, p_badness, peek)
 
@@ -632,146 +638,6 @@ def match_prepared_offsets(t_stratum, t_slope, perm, s_stratum, s_slope, offs, c
             if q >= 0:
                 used[q] = True
                 out[i] = perm[q]
-    n_unmatched = 0
-    for i in range(nt):
-        if out[i] < 0:
-            n_unmatched += 1
-    return out, np.int64(n_unmatched)
-
-
-@njit(cache=True)
-def _match_scan(t_stratum, t_slope, p_stratum, p_slope, tol, policy, order, key,
-                p_badness):
-    """Greedy policies on an unsorted pool: bucket the pool by stratum (a
-    counting sort, O(n)) and scan the treated patient's bucket.  Cheaper than
-    sorting the pool when it is used once; same result as match_prepared."""
-    nt = t_stratum.shape[0]
-    npool = p_stratum.shape[0]
-    out = np.full(nt, -1, np.int64)
-    # group id of each stratum that some treated patient has
-    tmax = -1
-    for i in range(nt):
-        if t_stratum[i] > tmax:
-            tmax = t_stratum[i]
-    ustrata = np.unique(t_stratum[t_stratum >= 0])
-    ng = ustrata.shape[0]
-    dense = tmax < 4 * npool + 4096
-    table = np.full(tmax + 1 if dense else 0, -1, np.int64)
-    if dense:
-        for g in range(ng):
-            table[ustrata[g]] = g
-    pgroup = np.full(npool, -1, np.int64)
-    start = np.zeros(ng + 1, np.int64)
-    for j in range(npool):
-        s = p_stratum[j]
-        if s < 0 or s > tmax or not np.isfinite(p_slope[j]):
-            continue
-        if dense:
-            g = table[s]
-        else:
-            g = np.searchsorted(ustrata, s)
-            if g >= ng or ustrata[g] != s:
-                g = -1
-        if g >= 0:
-            pgroup[j] = g
-            start[g + 1] += 1
-    for g in range(ng):
-        start[g + 1] += start[g]
-    members = np.empty(start[ng], np.int64)
-    fill = start[:ng].copy()
-    for j in range(npool):
-        g = pgroup[j]
-        if g >= 0:
-            members[fill[g]] = j
-            fill[g] += 1
-    tgroup = np.full(nt, -1, np.int64)
-    for i in range(nt):
-        if t_stratum[i] >= 0 and np.isfinite(t_slope[i]):
-            tgroup[i] = np.searchsorted(ustrata, t_stratum[i])
-    counts = np.zeros(nt, np.int64)
-    if order == HARDEST_FIRST:
-        for i in range(nt):
-            g = tgroup[i]
-            if g < 0:
-                continue
-            t = t_slope[i]
-            c = 0
-            for q in range(start[g], start[g + 1]):
-                if abs(p_slope[members[q]] - t) <= tol:
-                    c += 1
-            counts[i] = c
-    visit, ok = _visit_order(nt, order, key, counts)
-    if not ok:
-        return out
-    used = np.zeros(npool, np.bool_)
-    ckey = derive(key, CHOICE_STREAM)
-    nb = p_badness.shape[0]
-    for v in range(nt):
-        i = visit[v]
-        g = tgroup[i]
-        if g < 0:
-            continue
-        t = t_slope[i]
-        ki = derive(ckey, i)
-        best = -1
-        bval = np.inf if policy == NEAREST else -np.inf
-        # members are in ascending pool index, so strict comparisons keep the
-        # lowest index among ties
-        for q in range(start[g], start[g + 1]):
-            j = members[q]
-            if used[j]:
-                continue
-            d = abs(p_slope[j] - t)
-            if not d <= tol:
-                continue
-            if policy == NEAREST:
-                if best < 0 or d < bval:
-                    best = j
-                    bval = d
-            elif policy == FIRST:
-                best = j
-                break
-            else:
-                if policy == RANDOM:
-                    x = uniform(ki, j)
-                else:
-                    x = p_badness[j] if j < nb else np.nan
-                    if x != x:
-                        x = -np.inf
-                if best < 0 or x > bval:
-                    best = j
-                    bval = x
-        if best >= 0:
-            used[best] = True
-            out[i] = best
-    return out
-
-
-@njit(cache=True)
-def match(t_stratum, t_slope, p_stratum, p_slope, caliper, policy, order, key, p_badness):
-    """1:1 matching of treated to pool patients without replacement.
-
-    t_stratum i8[nt], t_slope f8[nt]; p_stratum i8[np], p_slope f8[np]; caliper
-    f8 (ALSFRS-R points/month, >= 0); policy (NEAREST, FIRST, RANDOM, WORST,
-    OPTIMAL) and order (AS_GIVEN, RANDOM_ORDER, HARDEST_FIRST) as in the module
-    docstring; key uint64 for every random choice; p_badness f8[np] (WORST takes
-    the largest; ignored otherwise, may then be empty).
-    Returns (match_idx i8[nt], pool index or -1 if unmatched; n_unmatched i8).
-
-    Greedy policies scan the pool bucketed by stratum (no sort); OPTIMAL sorts
-    the pool.  For a pool reused across calls, prepare_pool once and call
-    match_prepared: the same result, much faster.
-    """
-    nt = t_stratum.shape[0]
-    key = np.uint64(key)
-    if policy == OPTIMAL:
-        perm, s_stratum, s_slope = prepare_pool(p_stratum, p_slope)
-        return match_prepared(t_stratum, t_slope, perm, s_stratum, s_slope, caliper,
-                              policy, order, key, p_badness)
-    if policy < NEAREST or policy > OPTIMAL:
-        return np.full(nt, -1, np.int64), np.int64(nt)
-    out = _match_scan(t_stratum, t_slope, p_stratum, p_slope, caliper + SLACK, policy,
-                      order, key, p_badness)
     n_unmatched = 0
     for i in range(nt):
         if out[i] < 0:
