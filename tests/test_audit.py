@@ -37,7 +37,7 @@ def test_audit_tiny_end_to_end(tmp_path, capsys):
     s = res["summaries"]
     assert s["power"]["estimate"].dims == ("mechanisms", "treatment_hr", "design_n_treated", "measure")
     assert s["caliper"]["caliper"].attrs["key"] == "caliper"
-    assert s["null-world"]["label"].values[0] == "all world mechanisms off"
+    assert s["null-world"]["label"].values[0] == "all mechanisms off (negative control: a fair design)"
     # the seed section's table reads the seed store's summary
     hr_med = s["seed-design"]["estimate"].sel(measure="hr_q0.5").item()
     assert f"| HR, median (MCSE) | {hr_med:.3g} (" in md
