@@ -60,20 +60,32 @@ def run_replicates(theta, design: Design, seed: int, condition: int, start: int,
     """Rows (stop - start, len(OUT_FIELDS)) for replicates start..stop-1."""
     warm_up()
     out = np.empty((stop - start, R.N_OUT))
-    R.run_chunk(np.asarray(theta, np.float64), design.vector(), np.uint64(seed), np.uint64(condition),
+    R.run_chunk(np.asarray(theta, np.float64).reshape(1, -1), design.vector(), np.uint64(seed), np.uint64(condition),
                 np.int64(start), np.int64(stop), out)
     return out
 
 
-def compute_chunk(thetas, dvecs, seed, key_conditions, condition, start, stop):
+def compute_chunk(thetas, dvecs, seed, key_conditions, condition, start, stop, priors=None):
     """`montecarlo.Job.compute`: thetas (n_conditions, N_THETA), dvecs (n_conditions, N_DESIGN).
 
     key_conditions[c] is the condition index the random streams of condition c are
     keyed by: c itself, or 0 for every condition under common random numbers (the
-    same patients and registries in every condition, so conditions compare paired)."""
-    out = np.empty((stop - start, R.N_OUT))
-    R.run_chunk(thetas[condition], dvecs[condition], np.uint64(seed), np.uint64(key_conditions[condition]),
-                np.int64(start), np.int64(stop), out)
+    same patients and registries in every condition, so conditions compare paired).
+    priors (simkit.priors.Priors or None): parameters drawn per replicate (per
+    registry for those that change it), appended to each row as prior_<name>."""
+    kc = key_conditions[condition]
+    dvec = dvecs[condition]
+    if priors is None or not priors.items:
+        out = np.empty((stop - start, R.N_OUT))
+        R.run_chunk(thetas[condition].reshape(1, -1), dvec, np.uint64(seed), np.uint64(kc),
+                    np.int64(start), np.int64(stop), out)
+        return out
+    th, drawn = priors.draw(thetas[condition], dvec, seed, kc, start, stop)
+    out = np.empty((stop - start, R.N_OUT + drawn.shape[1]))
+    rows = np.empty((stop - start, R.N_OUT))
+    R.run_chunk(th, dvec, np.uint64(seed), np.uint64(kc), np.int64(start), np.int64(stop), rows)
+    out[:, :R.N_OUT] = rows
+    out[:, R.N_OUT:] = drawn
     return out
 
 

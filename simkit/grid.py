@@ -51,7 +51,7 @@ from .errors import InputError
 from .kernels import outputs as OUT
 from .scenario import Scenario, read_toml, scenario_from_dict
 
-EXTRA_SECTIONS = ("grid", "conditions", "analysis", "run")
+EXTRA_SECTIONS = ("grid", "conditions", "analysis", "run", "priors")
 ANALYSIS_KEYS = {"firth": bool, "alpha": float}
 RUN_KEYS = {"chunk_size": int, "common_random_numbers": bool}
 
@@ -74,6 +74,7 @@ class Study:
     chunk_size: int
     data: dict
     common_random_numbers: bool = False
+    priors: object = None          # simkit.priors.Priors: parameters drawn per replicate
 
     def key_condition(self, c: int) -> int:
         """The condition index condition c's random streams are keyed by."""
@@ -233,7 +234,16 @@ def study_from_dict(data: dict, text: str = "", path: str | None = None) -> Stud
         conds.append(Condition(i, coords, sc))
     full = copy.deepcopy(data)
     full.update(extra)
-    return Study(base, text, tuple(conds), grid_dims, firth, float(alpha), chunk, full, crn)
+    from .priors import parse_priors
+    priors = parse_priors(extra.get("priors"))
+    varied = {k for _, over in rows for k in over}
+    from .world import PARAM
+    for p in priors.items:
+        sec = PARAM[p.name].section
+        if f"{sec}.{p.name}" in varied or (sec == "mechanisms" and varied & {"mechanisms", "mechanisms_only"}):
+            raise InputError(f"priors.{sec}.{p.name}", "also set by the grid or the conditions: a parameter "
+                                                       "is either varied over conditions or drawn from a prior")
+    return Study(base, text, tuple(conds), grid_dims, firth, float(alpha), chunk, full, crn, priors)
 
 
 def load_study(path) -> Study:
@@ -279,6 +289,7 @@ def build_job(study: Study, replicates: int | None = None, chunk_size: int | Non
 
     from .montecarlo import Job
     from .warmup import warm_up
+    from .world import PARAM
     # compile once here (on two cores if numba's cache is empty), not in each worker
     warm_up(quiet=not sys.stderr.isatty())
     reps = replicates or study.replicates
@@ -303,14 +314,29 @@ def build_job(study: Study, replicates: int | None = None, chunk_size: int | Non
                           for c in study.conditions],
         "conditional_log_hr": [math.log(c.scenario.treatment["hr"]) for c in study.conditions],
     }
+    priors = study.priors if study.priors is not None and study.priors.items else None
+    effect = any(c.scenario.treatment["hr"] != 1 or c.scenario.treatment["rate_change"] != 0
+                 for c in study.conditions)
+    if with_truth and priors and (effect or any(PARAM[p.name].section == "treatment" for p in priors.items)):
+        # the twins' marginal truth depends on the drawn world: not one number per condition
+        with_truth = False
+        attrs["truth_note"] = "no marginal truth: priors draw the world per replicate and the effect is not null"
     if with_truth:
         attrs["truth"] = truths(study)
     field_attrs = {f: {"long_name": OUT.DOCS[f], "units": OUT.UNITS[f]} for f in OUT_FIELDS}
+    prior_fields = priors.fields if priors else ()
+    if priors:
+        for p, f in zip(priors.items, prior_fields):
+            field_attrs[f] = {"long_name": f"{p.name} drawn from its prior {p.describe()}",
+                              "units": PARAM[p.name].unit}
+        attrs["priors"] = [{"name": p.name, "dist": p.dist, "args": list(p.args), "per_registry": p.registry}
+                           for p in priors.items]
     return Job(
         scenario_hash=study.scenario_hash(reps), n_conditions=len(study.conditions), n_replicates=reps,
-        chunk_size=min(chunk_size or study.chunk_size, reps), fields=tuple(OUT_FIELDS),
+        chunk_size=min(chunk_size or study.chunk_size, reps), fields=tuple(OUT_FIELDS) + prior_fields,
         int_fields=OUT.INT_NAMES,
         compute=functools.partial(compute_chunk, thetas, dvecs, study.seed,
-                                  np.array([study.key_condition(c.index) for c in study.conditions])),
+                                  np.array([study.key_condition(c.index) for c in study.conditions]),
+                                  priors=priors),
         condition_coords=coords, grid_dims=study.grid_dims, attrs=attrs, field_attrs=field_attrs,
     )

@@ -179,14 +179,15 @@ def zip_plot(store, out, truth="conditional", conditions=None, summary=None):
     return out
 
 
-def hr_ticks(ax):
+def hr_ticks(ax, axis="x"):
     """Readable hazard-ratio ticks on a log axis (no crowded minor labels)."""
     from matplotlib.ticker import FixedLocator, NullFormatter, StrMethodFormatter
-    lo, hi = ax.get_xlim()
+    lo, hi = ax.get_xlim() if axis == "x" else ax.get_ylim()
     ticks = [t for t in (0.01, 0.02, 0.05, 0.1, 0.2, 0.3, 0.5, 0.7, 1, 1.5, 2, 3, 5, 10) if lo <= t <= hi]
-    ax.xaxis.set_major_locator(FixedLocator(ticks))
-    ax.xaxis.set_major_formatter(StrMethodFormatter("{x:g}"))
-    ax.xaxis.set_minor_formatter(NullFormatter())
+    a = ax.xaxis if axis == "x" else ax.yaxis
+    a.set_major_locator(FixedLocator(ticks))
+    a.set_major_formatter(StrMethodFormatter("{x:g}"))
+    a.set_minor_formatter(NullFormatter())
 
 
 def hist_plot(store, out, conditions=None, summary=None):
@@ -223,6 +224,55 @@ def hist_plot(store, out, conditions=None, summary=None):
         ax.legend(fontsize=7)
     for ax in list(axes.flat)[len(conds):]:
         ax.axis("off")
+    fig.tight_layout()
+    fig.savefig(out, dpi=120)
+    plt.close(fig)
+    return out
+
+
+def prior_plot(store, out, condition=0):
+    """Probabilistic bias analysis: the HR the design reports against each magnitude drawn
+    from its prior (one panel per prior; replicates as points, the median HR in bins of
+    the magnitude as a line), the paper's 0.30 and HR 1 marked."""
+    from .seedpaper import reported
+    from .store import read_fields
+    plt = pyplot()
+    attrs, d = read_fields(store, ["hr"])
+    names = [f for f in attrs["fields"] if f.startswith("prior_")]
+    if not names:
+        from .errors import InputError
+        raise InputError("STORE", f"{store} has no drawn parameters: its scenario has no [priors]")
+    _, dp = read_fields(store, names)
+    varied = [f for f in names if np.unique(dp[f][condition]).size > 1]
+    rows, cols = _panels(max(len(varied), 1))
+    fig, axes = plt.subplots(rows, cols, figsize=(3.8 * cols, 3.1 * rows), squeeze=False)
+    hr = d["hr"][condition]
+    paper = reported()["survival"]["hr"]
+    for ax, f in zip(axes.flat, varied):
+        x = dp[f][condition]
+        ok = np.isfinite(hr) & (hr > 0) & np.isfinite(x)
+        ax.scatter(x[ok], hr[ok], s=3, alpha=0.25, color="#1b6ca8", rasterized=True)
+        edges = np.quantile(x[ok], np.linspace(0, 1, 11)) if ok.sum() >= 20 else np.array([])
+        if edges.size:
+            mid, med = [], []
+            for a, b in zip(edges[:-1], edges[1:]):
+                sel = ok & (x >= a) & (x <= b)
+                if sel.sum() >= 5:
+                    mid.append(np.median(x[sel]))
+                    med.append(np.median(hr[sel]))
+            ax.plot(mid, med, color="black", lw=1.5, label="median HR")
+        ax.axhline(paper, color="#c0392b", lw=1.2, label=f"paper HR {paper}")
+        ax.axhline(1.0, color="grey", lw=0.8, ls="--")
+        ax.set_yscale("log")
+        hr_ticks(ax, axis="y")
+        ax.set_xlabel(f[len("prior_"):] + (f" [{attrs['field_attrs'][f].get('units', '')}]"
+                                           if attrs.get("field_attrs", {}).get(f, {}).get("units") else ""),
+                      fontsize=8)
+        ax.set_ylabel("HR reported", fontsize=8)
+        ax.legend(fontsize=6.5)
+    for ax in list(axes.flat)[len(varied):]:
+        ax.axis("off")
+    fig.suptitle("HR the design reports against each bias magnitude drawn from its prior", fontsize=10)
     fig.tight_layout()
     fig.savefig(out, dpi=120)
     plt.close(fig)

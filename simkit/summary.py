@@ -145,6 +145,10 @@ def summarize(store):
     nc, nr = int(attrs["n_conditions"]), int(attrs["n_replicates"])
     truths = attrs.get("truth")
     cond_lhr = attrs["conditional_log_hr"]
+    if "prior_hr" in attrs["fields"]:
+        # the treatment HR drawn per replicate: each replicate is judged against its own
+        drawn = flat(open_results(store, variables=["prior_hr"]), "prior_hr").astype(np.float64)
+        cond_lhr = list(np.log(drawn))
     alpha = float(attrs.get("alpha", 0.05))
     paths = measure_paths(bool(truths), status_fields)
     names = list(paths)
@@ -171,7 +175,8 @@ def summarize(store):
     for k in attrs["condition_coords"]:
         if k not in cd:
             coords[k] = grid(flat(src, k))
-    coords["conditional_log_hr"] = grid(cond_lhr)
+    # a drawn HR: the coordinate holds the mean of the replicates' log HRs
+    coords["conditional_log_hr"] = grid([float(np.mean(x)) if np.ndim(x) else x for x in cond_lhr])
     truth_keys = list(truths[0]) if truths else []
     for k in truth_keys:
         coords[f"truth_{k}"] = grid([t[k] for t in truths])

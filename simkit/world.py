@@ -232,6 +232,23 @@ PARAM = {p.name: p for p in PARAMS}
 assert tuple(p.name for p in PARAMS) == H.THETA_NAMES, "PARAMS out of step with THETA_NAMES"
 
 # Values that switch every world bias mechanism off (a fair design).
+THETA_INDEX = {n: i for i, n in enumerate(H.THETA_NAMES)}
+
+# Mechanisms that act on the registry side (the rest act on the treated).
+_REGISTRY_MECHANISMS = frozenset({"immortal_time_reference", "differential_followup",
+                                  "reference_death_selection"})
+
+
+def changes_registry(name: str) -> bool:
+    """True if parameter `name` changes the registry pool (natural history, the
+    registry population, its trials and the registry-side mechanisms); False if
+    it acts only on the clinic, the treated or the treatment."""
+    p = PARAM[name]
+    if p.section == "world":
+        return not (name.startswith("clin_") or name in ("enrol_start", "enrol_end", "censor_date"))
+    return name in _REGISTRY_MECHANISMS
+
+
 MECHANISMS_OFF = {p.name: p.off for p in PARAMS if p.section == "mechanisms"}
 assert None not in MECHANISMS_OFF.values(), "every mechanism needs its off value"
 

@@ -136,6 +136,7 @@ ENROL_LOGIT_SLOPE_REF = 1.0         # regression_to_mean centres the observed sl
 STREAM_POOL = 1       # derive(replicate or pool-policy key, STREAM_POOL)
 STREAM_TREATED = 2    # derive(root_key, STREAM_TREATED)
 STREAM_DESIGN = 3     # reserved for the design (random match order / choice)
+STREAM_PRIOR = 4      # derive(root_key(seed, c, label), STREAM_PRIOR): parameters drawn from priors
 POOL_PER_CONDITION = 0
 POOL_PER_REPLICATE = 1
 POOL_PER_BLOCK = 2

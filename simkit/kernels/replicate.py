@@ -472,9 +472,13 @@ def replicate(theta, dvec, seed, condition, k, pool, pkeys, strata, slope,
 
 
 @njit(cache=True)
-def run_chunk(theta, dvec, seed, condition, start, stop, out):
+def run_chunk(thetas, dvec, seed, condition, start, stop, out):
     """Replicates start..stop-1 of a condition into out (stop - start, N_OUT).
 
+    thetas (1, N_THETA): one world for every replicate; or (stop - start,
+    N_THETA): replicate start + r in world thetas[r] (parameters drawn from
+    priors).  Parameters that change the registry must then be constant within
+    each registry (simkit/priors.py draws them per registry).
     The pool is regenerated only when the replicate's pool key changes (per
     replicate, per block or once per condition), which gives the same numbers as
     regenerating it every time.  Each pool is sorted once (prepare_pool_grid:
@@ -484,6 +488,7 @@ def run_chunk(theta, dvec, seed, condition, start, stop, out):
     pool, pkeys, strata, slope, badness, ocache, ohave, reused, ws = chunk_state(dvec)
     policy = np.int64(dvec[D_POOL_POLICY])
     block = np.int64(dvec[D_BLOCK_SIZE])
+    per_replicate = thetas.shape[0] > 1
     have = False
     cur = np.uint64(0)
     n_ok = 0
@@ -492,6 +497,7 @@ def run_chunk(theta, dvec, seed, condition, start, stop, out):
     s_slope = np.empty(0)
     offs = np.empty(0, dtype=np.int64)
     for r in range(stop - start):
+        theta = thetas[r] if per_replicate else thetas[0]
         kk = np.uint64(start + r)
         pk = H.pool_key(np.uint64(seed), np.uint64(condition), kk, policy, block)
         if not have or pk != cur:

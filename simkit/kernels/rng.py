@@ -73,3 +73,13 @@ def fill_uniform(key, out):
 def fill_normal(key, out):
     for i in range(out.shape[0]):
         out[i] = normal(key, i)
+
+
+@njit(cache=True)
+def keyed_uniforms(seed, condition, labels, stream, n_counters, out):
+    """out[r, j] = uniform(derive(root_key(seed, condition, labels[r]), stream), j):
+    one row of draws per label (a replicate, or a registry's label)."""
+    for r in range(labels.shape[0]):
+        k = derive(root_key(seed, condition, labels[r]), stream)
+        for j in range(n_counters):
+            out[r, j] = uniform(k, j)

@@ -1,0 +1,172 @@
+"""Probabilistic bias analysis: [priors] in scenario files (simkit/priors.py).
+
+Draws are inverse CDFs of keyed uniforms, so stores stay a pure function of
+(scenario, seed): the same for any chunk size or number of workers and after an
+interrupted run is resumed.  Registry parameters are drawn once per registry.
+"""
+import math
+import tomllib
+
+import numpy as np
+import pytest
+from scipy import stats
+
+from simkit import montecarlo
+from simkit.design import Design
+from simkit.errors import InputError
+from simkit.grid import build_job, study_from_dict
+from simkit.priors import Prior, parse_priors
+from simkit.store import open_results
+from simkit.world import THETA_INDEX, changes_registry
+
+SCENARIO = """
+seed = 5
+replicates = 40
+[design]
+pool_size = 2000
+pool_policy = "block"
+pool_block_size = 10
+[run]
+chunk_size = 40
+[priors]
+"mechanisms.reference_death_selection" = { dist = "uniform", low = 0.0, high = 1.0 }
+"mechanisms.era_hr" = { dist = "loguniform", low = 0.6, high = 1.0 }
+"world.rater_sd" = { dist = "triangular", low = 0.5, mode = 0.68, high = 0.9 }
+"treatment.hr" = { dist = "truncnormal", mean = 1.0, sd = 0.2, low = 0.5, high = 1.5 }
+"mechanisms.recall_shift" = { dist = "normal", mean = 0.0, sd = 1.0 }
+"mechanisms.early_exclusion" = { dist = "beta", a = 2.0, b = 5.0 }
+"""
+
+
+def _study(text=SCENARIO, **run):
+    data = tomllib.loads(text)
+    data["run"].update(run)
+    return study_from_dict(data, text)
+
+
+@pytest.mark.parametrize("dist, args, ref", [
+    ("uniform", (0.2, 0.7), stats.uniform(0.2, 0.5)),
+    ("loguniform", (0.5, 2.0), stats.loguniform(0.5, 2.0)),
+    ("normal", (1.0, 0.3), stats.norm(1.0, 0.3)),
+    ("truncnormal", (1.0, 0.3, 0.8, 1.9), stats.truncnorm((0.8 - 1) / 0.3, (1.9 - 1) / 0.3, 1.0, 0.3)),
+    ("beta", (2.0, 3.0, 0.1, 0.6), stats.beta(2.0, 3.0, loc=0.1, scale=0.5)),
+    ("triangular", (0.0, 0.2, 1.0), stats.triang(0.2, 0.0, 1.0)),
+])
+def test_inverse_cdfs_are_scipys(dist, args, ref):
+    u = np.r_[np.random.default_rng(0).random(500), 1e-9, 0.5, 1 - 1e-9]
+    got = Prior("x", dist, args, 0, False).ppf(u)
+    np.testing.assert_allclose(got, ref.ppf(u), rtol=1e-9, atol=1e-12)
+
+
+def test_registry_parameters_are_drawn_once_per_registry():
+    st = _study()
+    job = build_job(st, with_truth=False)
+    rows = job.compute(0, 0, 40)
+    f = {n: i for i, n in enumerate(job.fields)}
+    reg = rows[:, f["prior_reference_death_selection"]]
+    rater = rows[:, f["prior_rater_sd"]]
+    era = rows[:, f["prior_era_hr"]]
+    for b in range(4):
+        assert np.unique(reg[10 * b:10 * b + 10]).size == 1 and np.unique(rater[10 * b:10 * b + 10]).size == 1
+    assert np.unique(reg).size == 4
+    assert np.unique(era).size == 40                      # the treated side: per replicate
+    assert changes_registry("rater_sd") and changes_registry("reference_death_selection")
+    assert not changes_registry("era_hr") and not changes_registry("hr") and not changes_registry("clin_age_sd")
+
+
+def test_draws_follow_their_distributions():
+    from simkit.kernels import history as H
+    p = parse_priors({"mechanisms.era_hr": {"dist": "loguniform", "low": 0.6, "high": 1.0},
+                      "world.rater_sd": {"dist": "uniform", "low": 0.5, "high": 0.9}})
+    th = np.zeros(H.N_THETA)
+    d = Design(pool_policy="replicate").vector()
+    thetas, drawn = p.draw(th, d, 3, 0, 0, 4000)
+    assert stats.kstest(drawn[:, 0], stats.loguniform(0.6, 1.0).cdf).pvalue > 1e-3
+    assert stats.kstest(drawn[:, 1], stats.uniform(0.5, 0.4).cdf).pvalue > 1e-3
+    assert abs(np.corrcoef(drawn[:, 0], drawn[:, 1])[0, 1]) < 0.06     # independent streams
+    np.testing.assert_array_equal(thetas[:, THETA_INDEX["era_hr"]], drawn[:, 0])
+
+
+def _store(tmp_path, name, jobs=1, chunk=40, fail_after=None):
+    st = _study(chunk_size=chunk)
+    job = build_job(st)
+    if fail_after is not None:
+        calls = []
+        inner = job.compute
+
+        def compute(c, a, b):
+            calls.append(1)
+            if len(calls) > fail_after:
+                raise RuntimeError("interrupted")
+            return inner(c, a, b)
+        import dataclasses
+        broken = dataclasses.replace(job, compute=compute)
+        with pytest.raises(RuntimeError):
+            montecarlo.run(broken, tmp_path / name, jobs=1, progress=False)
+    montecarlo.run(job, tmp_path / name, jobs=jobs, progress=False)
+    return open_results(tmp_path / name)
+
+
+def test_stores_do_not_depend_on_workers_chunks_or_resume(tmp_path):
+    a = _store(tmp_path, "a.zarr")
+    b = _store(tmp_path, "b.zarr", jobs=2, chunk=7)
+    c = _store(tmp_path, "c.zarr", chunk=7, fail_after=3)
+    for name in a.data_vars:
+        for other in (b, c):
+            np.testing.assert_array_equal(a[name].values, other[name].values, err_msg=name)
+    hr = a["prior_hr"].values.ravel()
+    assert np.all((hr >= 0.5) & (hr <= 1.5)) and np.unique(hr).size == 40
+
+
+def test_summary_judges_each_replicate_against_its_drawn_hr(tmp_path):
+    from simkit.summary import measure, summarize
+    a = _store(tmp_path, "a.zarr")
+    ds = summarize(tmp_path / "a.zarr")
+    lhr = a["log_hr"].values.ravel()
+    truth = np.log(a["prior_hr"].values.ravel())
+    ok = np.isfinite(lhr)
+    assert measure(ds, "bias").estimate == pytest.approx(float(np.mean(lhr[ok] - truth[ok])), rel=1e-12)
+
+
+@pytest.mark.parametrize("table, where, words", [
+    ({"mechanisms.nope": {"dist": "uniform", "low": 0, "high": 1}}, "priors.mechanisms.nope", ["section.name"]),
+    ({"world.era_hr": {"dist": "uniform", "low": 0.5, "high": 1}}, "priors.world.era_hr", ["section.name"]),
+    ({"mechanisms.era_hr": {"dist": "gamma"}}, "priors.mechanisms.era_hr.dist", ["uniform", "triangular"]),
+    ({"mechanisms.era_hr": {"dist": "uniform", "low": 0.5}}, "priors.mechanisms.era_hr.high", ["needs"]),
+    ({"mechanisms.era_hr": {"dist": "uniform", "low": 0.5, "high": 1, "mode": 2}},
+     "priors.mechanisms.era_hr.mode", ["unknown"]),
+    ({"mechanisms.era_hr": {"dist": "uniform", "low": -0.5, "high": 1}}, "priors.mechanisms.era_hr",
+     ["lower end", "outside"]),
+    ({"mechanisms.reference_death_selection": {"dist": "normal", "mean": 0.5, "sd": 0.1}},
+     "priors.mechanisms.reference_death_selection", ["truncnormal"]),
+    ({"mechanisms.era_hr": {"dist": "loguniform", "low": 0.0, "high": 1}}, "priors.mechanisms.era_hr", ["> 0"]),
+    ({"world.trial_months_min": {"dist": "fixed", "value": 12}}, "priors.world.trial_months_min", ["grid"]),
+    ({"mechanisms.era_hr": {"dist": "triangular", "low": 0.5, "mode": 1.2, "high": 1.0}},
+     "priors.mechanisms.era_hr", ["mode"]),
+    ({"mechanisms.era_hr": "uniform"}, "priors.mechanisms.era_hr", ["dist"]),
+    ({"mechanisms.era_hr": {"dist": "uniform", "low": "a", "high": 1}}, "priors.mechanisms.era_hr.low",
+     ["finite number"]),
+])
+def test_bad_priors_name_the_key(table, where, words):
+    with pytest.raises(InputError) as e:
+        parse_priors(table)
+    assert e.value.where == where, e.value
+    for w in words:
+        assert w in str(e.value)
+
+
+def test_a_parameter_cannot_be_both_varied_and_drawn():
+    text = SCENARIO + '\n[grid]\n"mechanisms.era_hr" = [0.8, 1.0]\n'
+    with pytest.raises(InputError) as e:
+        _study(text)
+    assert "priors.mechanisms.era_hr" in e.value.where
+    text = SCENARIO + '\n[[conditions]]\nmechanisms = "off"\n'
+    with pytest.raises(InputError):
+        _study(text)
+
+
+def test_nested_tables_and_no_priors():
+    p = parse_priors({"mechanisms": {"era_hr": {"dist": "fixed", "value": 0.9}}})
+    assert p.names() == ("era_hr",) and p.items[0].ppf(np.array([0.3]))[0] == 0.9
+    assert parse_priors(None).items == ()
+    assert math.isfinite(p.items[0].support()[0])
