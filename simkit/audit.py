@@ -178,7 +178,7 @@ def _observables(paper) -> list:
     pc, pr = paper["power_claim"], paper["progression"]
     lo, hi = math.log(s["hr_ci_low"]), math.log(s["hr_ci_high"])
     deaths = 4.0 / ((hi - lo) / (2 * 1.959963984540054)) ** 2   # Var(log HR) ~ 4 / deaths, 1:1
-    n = paper["design"]["n_treated"]
+    n = paper["design"]["n_reference"]      # 67 pairs
     return [
         ("HR", "hr", s["hr"], None),
         ("KM median, reference (days)", "median_days_reference", s["median_days_reference"], None),
