@@ -25,7 +25,7 @@ def test_top_level_scenarios_are_the_shipped_ones():
     assert (scenario_dir() / "seed-design.toml").is_file()
 
 
-def _build_wheel(out: Path) -> Path:
+def build_wheel(out: Path) -> Path:
     """The wheel of this tree: without build isolation when the running setuptools
     can (offline), else with it (pip fetches setuptools>=68)."""
     try:
@@ -42,10 +42,10 @@ def _build_wheel(out: Path) -> Path:
     return whl
 
 
-@pytest.mark.slow
-def test_wheel_in_a_fresh_venv_runs_the_audit_from_an_empty_directory(tmp_path):
-    whl = _build_wheel(tmp_path / "dist")
-    venv = tmp_path / "venv"
+def fresh_install(whl: Path, where: Path):
+    """Install the wheel into a new venv under `where` that sees the running
+    environment's dependencies; returns (its python, its simkit script, env)."""
+    venv = where / "venv"
     subprocess.run([sys.executable, "-m", "venv", "--without-pip", str(venv)], check=True)
     py = venv / "bin" / "python"
     site = subprocess.run([str(py), "-c", "import sysconfig; print(sysconfig.get_path('purelib'))"],
@@ -55,13 +55,20 @@ def test_wheel_in_a_fresh_venv_runs_the_audit_from_an_empty_directory(tmp_path):
     Path(site, "deps.pth").write_text(sysconfig.get_path("purelib") + "\n")
     subprocess.run([sys.executable, "-m", "pip", "--python", str(py), "install", "-q", "--no-deps",
                     "--ignore-installed", str(whl)], check=True, timeout=300)
+    env = {k: v for k, v in os.environ.items() if k not in ("PYTHONPATH", "NUMBA_CACHE_DIR")}
+    where_ = subprocess.run([str(py), "-c", "import simkit; print(simkit.__file__)"], cwd=where,
+                            env=env, capture_output=True, text=True, check=True).stdout
+    assert where_.startswith(site), where_      # the installed copy, not this tree
+    return py, venv / "bin" / "simkit", env
+
+
+@pytest.mark.slow
+def test_wheel_in_a_fresh_venv_runs_the_audit_from_an_empty_directory(tmp_path):
+    whl = build_wheel(tmp_path / "dist")
+    py, simkit, env = fresh_install(whl, tmp_path)
     empty = tmp_path / "empty"
     empty.mkdir()
-    env = {k: v for k, v in os.environ.items() if k not in ("PYTHONPATH", "NUMBA_CACHE_DIR")}
-    where = subprocess.run([str(py), "-c", "import simkit; print(simkit.__file__)"], cwd=empty,
-                           env=env, capture_output=True, text=True, check=True).stdout
-    assert where.startswith(site), where      # the installed copy, not this tree
-    r = subprocess.run([str(venv / "bin" / "simkit"), "audit", "--reps", "20", "--jobs", "2", "--quiet"],
+    r = subprocess.run([str(simkit), "audit", "--reps", "20", "--jobs", "2", "--quiet"],
                        cwd=empty, env=env, capture_output=True, text=True, timeout=1200)
     assert r.returncode == 0, r.stderr[-3000:]
     assert "Traceback" not in r.stderr
