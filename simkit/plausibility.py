@@ -91,18 +91,16 @@ def check_world(params: dict, pool_size: int, where: str = "world") -> tuple[Acc
     """Raise InputError if the world cannot fill a pool of `pool_size` or the
     treated cohorts within the budgets; else return the two acceptances."""
     reg, tr = probe(W.build_theta(params))
-    need_pool = pool_size / reg.rate if reg.accepted else float("inf")
-    if need_pool > POOL_BUDGET:
-        raise InputError(where, f"implausible world: registry inclusion {reg.describe()}, so a "
-                                f"{pool_size:,}-patient registry needs about "
-                                f"{_fmt_need(need_pool)} draws (budget {POOL_BUDGET:,}); the inclusion "
-                                f"rate is {_drivers(params, REGISTRY_DRIVERS)}")
-    need_tr = TRUTH_N / tr.rate if tr.accepted else float("inf")
-    if need_tr > TREATED_BUDGET:
-        raise InputError(where, f"implausible world: treated enrolment {tr.describe()}, so the "
-                                f"{TRUTH_N:,} treated patients of the truth need about "
-                                f"{_fmt_need(need_tr)} applicants (budget {TREATED_BUDGET:,}); the "
-                                f"enrolment rate is {_drivers(params, TREATED_DRIVERS)}")
+    for acc, what, n, target, unit, budget, drivers in (
+            (reg, "registry inclusion", pool_size, f"a {pool_size:,}-patient registry", "draws",
+             POOL_BUDGET, REGISTRY_DRIVERS),
+            (tr, "treated enrolment", TRUTH_N, f"the {TRUTH_N:,} treated patients of the truth",
+             "applicants", TREATED_BUDGET, TREATED_DRIVERS)):
+        need = n / acc.rate if acc.accepted else float("inf")
+        if need > budget:
+            raise InputError(where, f"implausible world: {what} {acc.describe()}, so drawing {target} takes "
+                                    f"about {_fmt_need(need)} {unit} (budget {budget:,}); the "
+                                    f"{what.split()[1]} rate is {_drivers(params, drivers)}")
     return reg, tr
 
 

@@ -402,6 +402,7 @@ def _create(path: Path, spec: dict, chunk_size: int):
         })
         attrs[MARKER] = FORMAT  # last: marks the store as complete in structure
         g.attrs.update(attrs)
+        consolidate(tmp)  # xarray can open it while the first run writes it
         os.rename(tmp, path)  # fails if `path` became a non-empty dir meanwhile
     finally:
         if tmp.exists():
