@@ -41,15 +41,15 @@ import _toy_chunk as toy
 from simkit.montecarlo import run
 job, _ = toy.make_job(n_replicates=int(sys.argv[2]), chunk_size=int(sys.argv[3]), sleep=float(sys.argv[4]))
 try:
-    run(job, sys.argv[1], jobs=int(sys.argv[5]), progress=False)
+    run(job, sys.argv[1], jobs=int(sys.argv[5]), backend=sys.argv[6], progress=False)
 except KeyboardInterrupt:
     sys.exit(130)
 """
 
 
-def _child(path, mark, sleep=0.05, jobs=2):
+def _child(path, mark, sleep=0.05, jobs=2, backend="joblib"):
     return subprocess.Popen([sys.executable, "-c", CHILD, str(path), str(N), str(CS), str(sleep),
-                             str(jobs)], env=_env(mark), cwd=str(TESTS.parent))
+                             str(jobs), backend], env=_env(mark), cwd=str(TESTS.parent))
 
 
 def _marked(mark):
@@ -128,6 +128,30 @@ def test_sigkill_at_random_times_resumes_bit_identical_and_leaves_no_process(ref
     # the same command, uninterrupted, finishes the store
     info = run(job, path, jobs=2, progress=False)
     assert info.n_chunks_computed + info.n_chunks_skipped == 6 * (N // CS)
+    _same(path, ref_rows)
+
+
+def test_sigkill_of_a_dask_run_leaves_no_process_and_resumes(reference, tmp_path):
+    pytest.importorskip("dask.distributed")
+    job, _, ref_rows = reference
+    path = tmp_path / "dask-killed.zarr"
+    mark = uuid.uuid4().hex
+    child = _child(path, mark, sleep=0.2, backend="dask")
+    deadline = time.monotonic() + 90
+    while time.monotonic() < deadline and child.poll() is None:
+        try:
+            if store.read_status(path)["chunks_done"] >= 3:
+                break
+        except InputError:
+            pass
+        time.sleep(0.05)
+    assert child.poll() is None, "the dask run ended before it was killed"
+    child.send_signal(signal.SIGKILL)
+    child.wait()
+    left = _wait_gone(mark, 20)      # the local cluster's nannies and workers
+    _kill_all(left)
+    assert not left
+    run(job, path, jobs=1, progress=False)
     _same(path, ref_rows)
 
 
