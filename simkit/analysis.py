@@ -270,6 +270,8 @@ def read_table(path) -> MatchedTable:
                     data[h].append(v)
     except UnicodeDecodeError:
         raise InputError(path, "not a UTF-8 text CSV file") from None
+    except csv.Error as e:  # a NUL byte, a field over csv's size limit, ...
+        raise InputError(f"{path}: line {reader.line_num}", f"not a readable CSV file ({e})") from None
     return table_from_columns(data, source=path, first_row=2)
 
 

@@ -35,8 +35,9 @@ SCENARIOS = tuple(SHARES)
 
 
 def scenario_dir() -> Path:
-    """The project's scenarios/ folder (a clone with an editable install)."""
-    d = Path(__file__).resolve().parents[1] / "scenarios"
+    """The shipped scenarios: simkit/scenarios, a link to the clone's top-level
+    scenarios/ folder, copied into the wheel, so a plain install has them too."""
+    d = Path(__file__).resolve().parent / "scenarios"
     if not d.is_dir():
         raise InputError("SCENARIO", f"the default scenarios folder {d} is missing; pass a scenario file, "
                                      "e.g. simkit audit path/to/seed-design.toml")

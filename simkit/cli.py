@@ -1,7 +1,8 @@
 """The `simkit` command line.
 
 Each subcommand is a thin layer over a module; user errors (SimkitError) are
-printed as one line on stderr with exit status 2, never as a traceback.
+printed as one line on stderr with exit status 2, system errors (disk, memory)
+and bugs as one line with status 1; `--debug` shows the traceback instead.
 """
 from __future__ import annotations
 
@@ -24,6 +25,8 @@ def build_parser():
     p = argparse.ArgumentParser(prog="simkit", description=__doc__.splitlines()[0])
     from . import __version__
     p.add_argument("--version", action="version", version=f"simkit {__version__}")
+    p.add_argument("--debug", action="store_true",
+                   help="show the traceback of an error (any position on the command line)")
     subs = p.add_subparsers(dest="command", metavar="COMMAND")
     handlers = {}
     for name in COMMAND_MODULES:
@@ -37,6 +40,9 @@ def build_parser():
 
 
 def main(argv=None):
+    argv = list(sys.argv[1:] if argv is None else argv)
+    debug = "--debug" in argv
+    argv = [a for a in argv if a != "--debug"]
     parser, handlers = build_parser()
     args = parser.parse_args(argv)
     if not args.command:
@@ -45,6 +51,8 @@ def main(argv=None):
     try:
         rc = handlers[args.command](args)
     except SimkitError as e:
+        if debug:
+            raise
         print(f"simkit {args.command}: error: {e}", file=sys.stderr)
         return 2
     except BrokenPipeError:  # e.g. `simkit ... | head`
@@ -53,6 +61,24 @@ def main(argv=None):
     except KeyboardInterrupt:
         print(f"simkit {args.command}: interrupted", file=sys.stderr)
         return 130
+    except MemoryError:
+        if debug:
+            raise
+        print(f"simkit {args.command}: error: out of memory; use fewer --jobs or a smaller input",
+              file=sys.stderr)
+        return 1
+    except OSError as e:  # disk full, permissions, ... outside a store write
+        if debug:
+            raise
+        where = f"{e.filename}: " if e.filename else ""
+        print(f"simkit {args.command}: error: {where}{e.strerror or e}", file=sys.stderr)
+        return 1
+    except Exception as e:  # noqa: BLE001 - a bug: one line, the traceback on request
+        if debug:
+            raise
+        print(f"simkit {args.command}: internal error: {type(e).__name__}: {e} "
+              "(rerun with --debug for the traceback and report it)", file=sys.stderr)
+        return 1
     return 0 if rc is None else int(rc)
 
 

@@ -292,6 +292,9 @@ def build_job(study: Study, replicates: int | None = None, chunk_size: int | Non
     from .world import PARAM
     # compile once here (on two cores if numba's cache is empty), not in each worker
     warm_up(quiet=not sys.stderr.isatty())
+    # refuse, within a second, a world whose rejection loops (and the truth's) would run for minutes
+    from .plausibility import check_study
+    check_study(study)
     reps = replicates or study.replicates
     thetas = np.vstack([c.scenario.theta() for c in study.conditions])
     dvecs = np.vstack([study.design(c.index).vector() for c in study.conditions])

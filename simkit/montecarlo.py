@@ -24,6 +24,7 @@ from . import store as _store
 from .errors import InputError
 
 BACKENDS = ("joblib", "dask")
+LOG_SECONDS = 30.0      # progress line interval when stderr is not a terminal
 
 
 @dataclass(frozen=True)
@@ -52,6 +53,21 @@ class RunInfo:
     replicates_per_second: float  # replicates computed in this run / seconds
 
 
+def _watch_parent(parent_pid, every=0.5):
+    """Worker initializer: exit as soon as the parent process is gone.
+
+    A run killed with SIGKILL cannot stop its pool; without this its workers
+    (about 180 MB each) and their resource trackers lived on, parented to init."""
+    import threading
+
+    def watch():
+        while os.getppid() == parent_pid:
+            time.sleep(every)
+        os._exit(3)
+
+    threading.Thread(target=watch, name="simkit-watch-parent", daemon=True).start()
+
+
 def _compute_chunk(compute, n_fields, condition, chunk, start, stop):
     """Worker side: one chunk's rows, checked for shape."""
     rows = np.asarray(compute(condition, start, stop), dtype=np.float64)
@@ -78,9 +94,11 @@ def _joblib(job, tasks, n_fields, jobs):
 
     from joblib.externals.loky import get_reusable_executor
 
-    ex = get_reusable_executor(max_workers=jobs)
+    ex = get_reusable_executor(max_workers=jobs, initializer=_watch_parent,
+                               initargs=(os.getpid(),))
     it = iter(tasks)
     pending = set()
+    finished_ok = False
     try:
         for t in it:
             pending.add(ex.submit(_compute_chunk, job.compute, n_fields, *t))
@@ -94,9 +112,14 @@ def _joblib(job, tasks, n_fields, jobs):
                 if t is not None:
                     pending.add(ex.submit(_compute_chunk, job.compute, n_fields, *t))
                 yield result
+        finished_ok = True
     finally:
         for fut in pending:
             fut.cancel()
+        if not finished_ok:
+            # Ctrl-C or an error: chunks already running would keep the workers
+            # busy (and the interpreter waiting) until they end; what is written is kept
+            ex.shutdown(wait=False, kill_workers=True)
 
 
 def _dask_client(scheduler, jobs):
@@ -185,13 +208,16 @@ def _check_args(jobs, backend, scheduler):
 
 
 def run(job: Job, store: str | os.PathLike, jobs: int | None = None, backend: str = "joblib",
-        scheduler: str | None = None, progress: bool | None = None) -> RunInfo:
+        scheduler: str | None = None, progress: bool | None = None,
+        log_seconds: float = LOG_SECONDS) -> RunInfo:
     """Compute every chunk of `job` not yet in `store`, writing each as it arrives.
 
     jobs: worker processes (None = all cores; 1 = in this process, no pool).
     With --backend dask and a scheduler address, jobs (default: the cluster's
     threads) bounds the chunks in flight at 2 * jobs; the cluster decides where
-    they run.  progress: tqdm bar on stderr (None = only if stderr is a tty).
+    they run.  progress: True = tqdm bar on stderr, False = nothing, None = the
+    bar if stderr is a terminal, else a plain line every `log_seconds` (log
+    files, notebooks, batch jobs).
     """
     _check_args(jobs, backend, scheduler)
     _store.spec_of(job)  # a malformed job fails before any cluster is started
@@ -205,7 +231,7 @@ def run(job: Job, store: str | os.PathLike, jobs: int | None = None, backend: st
     try:
         st = _store.open_for_run(store, job)
         try:
-            return _run(job, st, n_fields, jobs, backend, client, progress)
+            return _run(job, st, n_fields, jobs, backend, client, progress, log_seconds)
         finally:
             st.close()
     finally:
@@ -215,11 +241,34 @@ def run(job: Job, store: str | os.PathLike, jobs: int | None = None, backend: st
             cluster.close()
 
 
-def _run(job, st, n_fields, jobs, backend, client, progress):
+class _LogLines:
+    """Progress as plain lines on stderr every `every` seconds (no terminal)."""
+
+    def __init__(self, total, initial, every):
+        self.total, self.n, self.every = total, initial, every
+        self.n0 = initial
+        self.t0 = self.last = time.monotonic()
+
+    def update(self, k):
+        self.n += k
+        now = time.monotonic()
+        if now - self.last >= self.every:
+            self.last = now
+            rate = (self.n - self.n0) / (now - self.t0)
+            eta = (self.total - self.n) / rate if rate > 0 else float("inf")
+            print(f"simkit run: {self.n:,} of {self.total:,} replicates "
+                  f"({100 * self.n / self.total:.1f}%), {rate:,.0f}/s, about {eta:,.0f} s left",
+                  file=sys.stderr, flush=True)
+
+    def close(self):
+        pass
+
+
+def _run(job, st, n_fields, jobs, backend, client, progress, log_seconds=LOG_SECONDS):
     from tqdm import tqdm
 
     t0 = time.perf_counter()
-    started = _store._now()
+    started = _store.now()
     done = st.done_mask()
     n_total = int(done.size)
     n_skipped = int(done.sum())
@@ -234,12 +283,15 @@ def _run(job, st, n_fields, jobs, backend, client, progress):
                         "chunks_computed": 0, "finished": None}
     if st.changed_attrs:
         st.history_entry["changed_attrs"] = st.changed_attrs
-    if progress is None:
-        progress = sys.stderr.isatty()
+    if st.damaged:
+        st.history_entry["recomputed_damaged"] = [list(cj) for cj in st.damaged]
     total = done.shape[0] * nr
-    bar = tqdm(total=total, initial=reps_done, unit="rep", unit_scale=total >= 100_000,
-               file=sys.stderr, disable=not progress or not tasks, smoothing=0.1,
-               desc="replicates", dynamic_ncols=True)
+    if progress is None and not sys.stderr.isatty():
+        bar = _LogLines(total, reps_done, log_seconds)
+    else:
+        bar = tqdm(total=total, initial=reps_done, unit="rep", unit_scale=total >= 100_000,
+                   file=sys.stderr, disable=not progress or not tasks, smoothing=0.1,
+                   desc="replicates", dynamic_ncols=True)
     try:
         if not tasks:
             results = _serial(job, [], n_fields)
@@ -251,11 +303,17 @@ def _run(job, st, n_fields, jobs, backend, client, progress):
             results = _joblib(job, tasks, n_fields, min(jobs, len(tasks)))
         with contextlib.closing(results):  # on an error, cancel the chunks in flight
             for c, j, rows in results:
-                st.write_chunk(c, j, rows)
+                try:
+                    st.write_chunk(c, j, rows)
+                except OSError as e:  # disk full, store removed, permissions changed
+                    raise InputError(str(st.path), f"cannot write chunk ({c}, {j}): "
+                                                   f"{e.strerror or e}; the {st.n_computed} chunk(s) "
+                                                   "written in this run are kept: fix this and rerun "
+                                                   "the same command to resume") from None
                 reps_computed += rows.shape[0]
                 st.history_entry["chunks_computed"] = st.n_computed
                 bar.update(rows.shape[0])
-        st.history_entry["finished"] = _store._now()
+        st.history_entry["finished"] = _store.now()
     finally:
         bar.close()
     seconds = time.perf_counter() - t0

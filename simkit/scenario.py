@@ -169,10 +169,17 @@ def read_toml(path) -> tuple[str, dict]:
         text = p.read_text(encoding="utf-8")
     except OSError as e:
         raise InputError(str(path), f"cannot read the scenario file: {e.strerror or e}") from None
+    except UnicodeDecodeError:
+        raise InputError(str(path), "not valid TOML: not a UTF-8 text file") from None
     try:
-        return text, tomllib.loads(text)
+        data = tomllib.loads(text)
     except tomllib.TOMLDecodeError as e:
         raise InputError(str(path), f"not valid TOML: {e}") from None
+    if not data:  # an empty file would silently run every default
+        raise InputError(str(path), "the scenario file sets nothing (empty or only comments); "
+                                    "refusing to run on defaults alone: start from a copy of "
+                                    "scenarios/seed-design.toml")
+    return text, data
 
 
 def load_scenario(path) -> Scenario:

@@ -133,6 +133,36 @@ def warm_up(parallel=True, quiet=True):
     return time.perf_counter() - t0
 
 
+PY_KERNELS_MAX_BYTES = 1 << 20   # a table up to about 3,000 pairs: seconds as plain Python
+
+
+def python_kernels_if_cold(path) -> bool:
+    """Before `analyze` imports a kernel: if numba's cache holds no compiled
+    analysis and the table is small, run the kernels as plain Python.
+
+    The first analysis after an install otherwise compiles the whole analysis
+    kernel set (35.6 s measured) to analyse 67 pairs once; as plain Python it
+    takes about a second and gives the same numbers (tests/test_reliability_inputs.py
+    compares the two).  A large table, or a warm cache, keeps the compiled
+    kernels.  Returns True if it switched."""
+    if any(m.startswith("simkit.kernels.") and m != "simkit.kernels._cacheguard" for m in sys.modules):
+        return False  # kernels already loaded (compiled or not): too late to choose
+    try:
+        if os.path.getsize(path) > PY_KERNELS_MAX_BYTES:
+            return False
+        from . import kernels  # noqa: F401 - its cache guard first: a stale cache counts as cold
+        from .kernels._cacheguard import kernel_cache_dir
+        d = kernel_cache_dir()
+        if d is None or any(n.startswith("seedanalysis.analyze_pairs-") and n.endswith(".nbi")
+                            for n in os.listdir(d)):
+            return False
+    except OSError:   # no cache directory yet: cold
+        pass
+    import numba
+    numba.config.DISABLE_JIT = True
+    return True
+
+
 def main(argv=None):
     names = list(argv if argv is not None else sys.argv[1:]) or list(GROUPS)
     for n in names:

@@ -84,6 +84,8 @@ def render(res, source) -> str:
 
 
 def run(args):
+    from ..warmup import python_kernels_if_cold
+    python_kernels_if_cold(args.file)   # a first, small analysis: no 35 s of compilation
     from ..analysis import analyze, read_table
     from . import print_json
 

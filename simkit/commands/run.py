@@ -11,7 +11,8 @@ def register(p):
     p.add_argument("--backend", default="joblib", choices=("joblib", "dask"), help="where chunks run")
     p.add_argument("--scheduler", metavar="ADDRESS", help="Dask scheduler address (default: a local cluster)")
     p.add_argument("--chunk-size", type=int, metavar="C", help="replicates per chunk (layout only)")
-    p.add_argument("--quiet", action="store_true", help="no progress bar")
+    p.add_argument("--quiet", action="store_true",
+                   help="no progress (default: a bar on a terminal, else a line every 30 s)")
     return run
 
 

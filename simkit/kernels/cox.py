@@ -197,7 +197,11 @@ def cox_binary(time, event, x, firth):
         for _ in range(_MAX_HALF):
             bn = b + step
             objn, gn, hessn, infon = _binary_objective(bn, n1, n0, d1, d0, firth)
-            if objn >= obj - 1e-13 * (1.0 + abs(obj)):
+            slack = 1e-13 * (1.0 + abs(obj))
+            # a step whose predicted gain g * step is below the rounding of l
+            # cannot be judged by comparing l (100,000 pairs: l ~ -1.6e6 and the
+            # last Newton step was rejected for ever): take it
+            if objn >= obj - slack or abs(g * step) < slack:
                 accepted = True
                 break
             step *= 0.5
@@ -444,7 +448,12 @@ def cox_fit(time, event, X, firth):
         for _ in range(_MAX_HALF):
             bn = b + step
             objn, gn, lown, okn = _fit_objective(bn, xs, ev, starts, firth, scale)
-            if okn and objn >= obj - 1e-13 * (1.0 + abs(obj)):
+            slack = 1e-13 * (1.0 + abs(obj))
+            gain = 0.0
+            for r in range(p):
+                gain += g[r] * step[r]
+            # as in cox_binary: a gain below the rounding of l is taken, not judged
+            if okn and (objn >= obj - slack or abs(gain) < slack):
                 accepted = True
                 break
             step *= 0.5

@@ -195,7 +195,8 @@ def pool_baseline(theta, key, out, keys):
     population and kept when they meet the trial inclusion criteria (age range,
     duration at entry, observed entry score and respiratory domain); kept
     patient i's key is keys[i].  Returns (rows filled, candidates drawn);
-    fewer rows than n only if 1000 n candidates did not suffice.
+    fewer rows than n only if 1000 n candidates did not suffice (then the rows
+    left are NaN and not eligible: nobody matches them).
     """
     n = out.shape[0]
     ps = np.empty(N_S)
@@ -256,6 +257,12 @@ def pool_baseline(theta, key, out, keys):
         out[filled, PB_ELIGIBLE] = res[1]
         keys[filled] = pk
         filled += 1
+    # cap hit: rows never filled must not hold stale memory that could match
+    for r in range(filled, n):
+        for c in range(N_PB):
+            out[r, c] = np.nan
+        out[r, PB_ELIGIBLE] = 0.0
+        keys[r] = 0
     return filled, j
 
 
