@@ -282,7 +282,7 @@ def criterion_values(hr, p, target: Target) -> dict:
     ok = np.isfinite(hr)
     with warnings.catch_warnings(), np.errstate(invalid="ignore"):
         warnings.simplefilter("ignore", RuntimeWarning)     # a magnitude where no replicate has an HR
-        med = np.nanmedian(np.where(ok, hr, np.nan), axis=-1)
+        med = np.median(hr, axis=-1) if ok.all() else np.nanmedian(np.where(ok, hr, np.nan), axis=-1)
         hit = ok & (hr <= target.hr) & (p <= target.p)
     prob = hit.sum(-1) / np.maximum(ok.sum(-1), 1)
     return {"median_hr": (target.hr - med, med), "p_as_extreme": (prob - target.level, prob)}
@@ -404,20 +404,24 @@ def _evaluate(base: dict, values: dict, kn: dict, reps: int) -> np.ndarray:
     return rows[:, [OUT_FIELDS.index("hr"), OUT_FIELDS.index("hr_p")]].T.copy()
 
 
-def run_search(base: dict, s: Search, reps: int, target: Target, n_grid: int = 5,
-               n_bisect: int = 3) -> dict:
-    """Evaluate one search: a grid of n_grid magnitudes from off to the cap, then for
-    each criterion n_bisect bisection steps in the bracket where the full-sample
-    criterion first reaches its target.  Every evaluation uses the same seed and
-    condition key (common random numbers), so the criterion's curve is smooth in the
-    magnitude and the steps are paired.  Returns {t: (2, reps) array}."""
-    kn = knobs()
+def search_points(evaluate, target: Target, n_grid: int = 5, n_bisect: int = 3, n_refine: int = 2,
+                  block: int = 50, n_boot: int = 400, seed: int = 0, ci_level: float = 0.95) -> dict:
+    """The stochastic root search on t in [0, 1]: evaluate(t) -> (2, reps) array of
+    per-replicate reported HRs and Cox p-values, with common random numbers (the same
+    replicates at every t).
+
+    A grid of n_grid points from off (0) to the cap (1); for each criterion n_bisect
+    bisection steps in the bracket where the full-sample criterion first reaches its
+    target; then up to n_refine rounds that halve the evaluated interval holding
+    each bootstrap CI limit while it is wider than the last bisection bracket (a
+    bootstrap root is interpolated between evaluated points, and a chord across a
+    wide interval of a curved criterion would bias the CI).  Returns {t: (2, reps)}."""
     pts = {}
 
     def ev(t):
         t = float(t)
         if t not in pts:
-            pts[t] = _evaluate(base, s.values(t, kn), kn, reps)
+            pts[t] = np.asarray(evaluate(t), dtype=float)
         return pts[t]
 
     for t in np.linspace(0.0, 1.0, n_grid):
@@ -430,7 +434,32 @@ def run_search(base: dict, s: Search, reps: int, target: Target, n_grid: int = 5
             if hit.size == 0 or hit[0] == 0:
                 break
             ev(0.5 * (ts[hit[0] - 1] + ts[hit[0]]))
+    width = 1.0 / (n_grid - 1) / 2 ** n_bisect
+    for _ in range(n_refine):
+        ts = np.array(sorted(pts))
+        new = set()
+        for t0, lo, hi, _u in root_ci(pts, target, block, n_boot, seed, ci_level).values():
+            for x in (lo, hi):
+                i = int(np.searchsorted(ts, x, side="left"))
+                if math.isfinite(x) and 0 < i < len(ts) and ts[i] - ts[i - 1] > width * 1.001:
+                    new.add(0.5 * (ts[i - 1] + ts[i]))
+        if not new:
+            break
+        for t in sorted(new):
+            ev(t)
     return pts
+
+
+def run_search(base: dict, s: Search, reps: int, target: Target, n_grid: int = 5,
+               n_bisect: int = 3, n_refine: int = 2, n_boot: int = 400, ci_level: float = 0.95) -> dict:
+    """`search_points` of one search of the null scenario `base`: every evaluation uses
+    the scenario's seed and condition key 0 (common random numbers), so the
+    criterion's curve is smooth in the magnitude and the steps are paired."""
+    from .grid import study_from_dict
+    kn = knobs()
+    st = study_from_dict(base)
+    return search_points(lambda t: _evaluate(base, s.values(t, kn), kn, reps), target, n_grid, n_bisect,
+                         n_refine, int(st.base.design["pool_block_size"]), n_boot, st.seed, ci_level)
 
 
 def bootstrap_roots(pts: dict, target: Target, block: int, n_boot: int, seed: int) -> dict:
@@ -445,12 +474,14 @@ def bootstrap_roots(pts: dict, target: Target, block: int, n_boot: int, seed: in
     rng = np.random.default_rng([seed, 0x7199])
     full = criterion_values(arr[:, 0], arr[:, 1], target)
     out = {c: (first_crossing(ts, full[c][0]), np.empty(n_boot)) for c in CRITERIA}
-    for b in range(n_boot):
-        pick = rng.integers(0, len(members), len(members))
-        idx = np.concatenate([members[g] for g in pick])
-        cv = criterion_values(arr[:, 0][:, idx], arr[:, 1][:, idx], target)
+    hr, p = arr[:, 0][:, None, :], arr[:, 1][:, None, :]
+    for b0 in range(0, n_boot, 50):        # 50 resamples at a time: (K, 50, reps) arrays
+        nb = min(50, n_boot - b0)
+        pick = rng.integers(0, len(members), (nb, len(members)))
+        idx = np.stack([np.concatenate([members[g] for g in row]) for row in pick])
+        cv = criterion_values(np.take_along_axis(hr, idx[None], 2), np.take_along_axis(p, idx[None], 2), target)
         for c in CRITERIA:
-            out[c][1][b] = first_crossing(ts, cv[c][0])
+            out[c][1][b0:b0 + nb] = [first_crossing(ts, cv[c][0][:, j]) for j in range(nb)]
     return out
 
 
@@ -482,18 +513,24 @@ class TippingPoints:
                 "tipping_points": self.rows()}
 
 
+def root_ci(pts: dict, target: Target, block: int, n_boot: int, seed: int, ci_level: float = 0.95) -> dict:
+    """criterion -> (root t, CI low t, CI high t, share of resamples never reaching it);
+    inf where the root is not reached in [0, 1]; percentile CI of the bootstrap roots."""
+    a = (1.0 - ci_level) / 2.0
+    out = {}
+    for c, (t0, bt) in bootstrap_roots(pts, target, block, n_boot, seed).items():
+        # no interpolation: inf (a resample that never reaches it) sorts last
+        lo, hi = np.quantile(bt, [a, 1 - a], method="inverted_cdf")
+        out[c] = (t0, float(lo), float(hi), float(np.mean(~np.isfinite(bt))))
+    return out
+
+
 def _summarise(s: Search, pts: dict, target: Target, kn: dict, block: int, n_boot: int, seed: int,
                ci_level: float) -> tuple[list[dict], list[dict]]:
-    roots = bootstrap_roots(pts, target, block, n_boot, seed)
-    a = (1.0 - ci_level) / 2.0
     unit = "x (scenario - off)" if s.mechanism == SCALE else kn[s.mechanism].unit
     rows = []
-    for c in CRITERIA:
-        t0, bt = roots[c]
+    for c, (t0, lo_t, hi_t, unreached) in root_ci(pts, target, block, n_boot, seed, ci_level).items():
         reach = math.isfinite(t0)
-        # no interpolation: inf (a resample that never reaches it) sorts last and shows as None
-        q = np.quantile(bt, [a, 1 - a], method="inverted_cdf")
-        lo_t, hi_t = (float(x) for x in q)
         mag = lambda t: float(s.magnitude(t)) if math.isfinite(t) else None  # noqa: E731
         if not reach:
             status = "not reached within the range"
@@ -507,7 +544,7 @@ def _summarise(s: Search, pts: dict, target: Target, kn: dict, block: int, n_boo
         rows.append({"mechanism": s.mechanism, "others": s.others, "criterion": c,
                      "magnitude": mag(t0), "low": low, "high": high, "reachable": reach,
                      "status": status, "off": float(s.magnitude_lo), "cap": float(s.magnitude_hi),
-                     "unit": unit, "share_boot_unreached": float(np.mean(~np.isfinite(bt)))})
+                     "unit": unit, "share_boot_unreached": unreached})
     ts = sorted(pts)
     cv = [criterion_values(*pts[t], target) for t in ts]
     curve = [{"mechanism": s.mechanism, "others": s.others, "t": t, "magnitude": float(s.magnitude(t)),
@@ -516,13 +553,9 @@ def _summarise(s: Search, pts: dict, target: Target, kn: dict, block: int, n_boo
     return rows, curve
 
 
-def _run_one(base, s, reps, target, n_grid, n_bisect):
-    return run_search(base, s, reps, target, n_grid, n_bisect)
-
-
 def tipping_points(data: dict, *, target: Target | None = None, mechanisms=None, reps: int | None = None,
                    others=("scenario", "off"), scale: bool = True, jobs: int = 1, n_grid: int = 5,
-                   n_bisect: int = 3, n_boot: int = 400, ci_level: float = 0.95,
+                   n_bisect: int = 3, n_refine: int = 2, n_boot: int = 400, ci_level: float = 0.95,
                    block_size: int | None = None, progress=None) -> TippingPoints:
     """Tipping points of every (or the named) mechanism of a parsed scenario under the null.
 
@@ -547,20 +580,21 @@ def tipping_points(data: dict, *, target: Target | None = None, mechanisms=None,
     kn = knobs()
     todo = searches(base, mechanisms, others, scale)
     say = progress or (lambda msg: print(msg, file=sys.stderr, flush=True))
-    say(f"tipping points: {len(todo)} searches x up to {n_grid + 2 * n_bisect} magnitudes x {reps} "
+    say(f"tipping points: {len(todo)} searches x up to {n_grid + 2 * n_bisect + 4 * n_refine} magnitudes x {reps} "
         f"replicates, {jobs} process(es)")
     from .warmup import warm_up
     warm_up(quiet=True)
     if jobs == 1:
         results = []
         for i, s in enumerate(todo):
-            results.append(_run_one(base, s, reps, target, n_grid, n_bisect))
+            results.append(run_search(base, s, reps, target, n_grid, n_bisect, n_refine, n_boot, ci_level))
             say(f"  [{i + 1}/{len(todo)}] {s.mechanism} (others {s.others}): {len(results[-1])} magnitudes")
     else:
         from joblib import Parallel, delayed
         results = []
         gen = Parallel(n_jobs=jobs, return_as="generator")(
-            delayed(_run_one)(base, s, reps, target, n_grid, n_bisect) for s in todo)
+            delayed(run_search)(base, s, reps, target, n_grid, n_bisect, n_refine, n_boot, ci_level)
+            for s in todo)
         for i, (s, r) in enumerate(zip(todo, gen)):
             results.append(r)
             say(f"  [{i + 1}/{len(todo)}] {s.mechanism} (others {s.others}): {len(r)} magnitudes")

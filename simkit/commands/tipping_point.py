@@ -43,14 +43,14 @@ def _num(x, nd=3):
 
 
 def cell(r) -> str:
-    """'magnitude (low-high)', or why there is none."""
+    """'magnitude (low-high)', or why there is none; an open CI end (resamples that never
+    reach the target) shows as '-'."""
     if r["reachable"]:
         s = f"{_num(r['magnitude'])} ({_num(r['low'])}-{_num(r['high'])})"
-        if r["high"] is None:
-            s += " (may not be reached)"
-        return s + (" already off" if r["status"] == "met with it off" else "")
+        return s + (" already with it off" if r["status"] == "met with it off" else "")
     s = f"not reached by {_num(r['cap'])}"
-    return s + (f" (within MC error from {_num(r['low'])})" if r["low"] is not None else "")
+    near = r["low"] if r["low"] is not None else r["high"]
+    return s + (f" (within MC error at {_num(near)})" if near is not None else "")
 
 
 def markdown(res, ev, lu) -> str:
