@@ -510,7 +510,8 @@ class TippingPoints:
         return {"target": dict(self.target.__dict__), "reps": self.reps, "seed": self.seed,
                 "registry_block_size": self.block_size, "bootstrap": self.n_boot,
                 "ci_level": self.ci_level, "scenario": self.scenario_name,
-                "tipping_points": self.rows()}
+                "tipping_points": self.rows(),
+                "curves": self.curves.to_dataframe().to_dict(orient="records")}
 
 
 def root_ci(pts: dict, target: Target, block: int, n_boot: int, seed: int, ci_level: float = 0.95) -> dict:
