@@ -252,8 +252,6 @@ def knobs() -> dict:
 # ---------------------------------------------------------- tipping points
 
 CRITERIA = ("median_hr", "p_as_extreme")
-CRITERION_TEXT = {"median_hr": "median reported HR <= target",
-                  "p_as_extreme": "P(HR <= target and Cox p <= paper's p) >= level"}
 SCALE = "scale"          # the mechanism name of the common scale factor on all of them
 SCALE_CAP = 4.0          # s searched on [0, 4]; each magnitude clipped to its range
 _BASE_SECTIONS = ("seed", "replicates", "name", "description", "world", "mechanisms", "treatment",
@@ -509,7 +507,7 @@ class TippingPoints:
     def to_dict(self) -> dict:
         return {"target": dict(self.target.__dict__), "reps": self.reps, "seed": self.seed,
                 "registry_block_size": self.block_size, "bootstrap": self.n_boot,
-                "ci_level": self.ci_level, "scenario": self.scenario_name,
+                "ci_level": self.ci_level, "scenario_name": self.scenario_name,
                 "tipping_points": self.rows(),
                 "curves": self.curves.to_dataframe().to_dict(orient="records")}
 
@@ -581,6 +579,11 @@ def tipping_points(data: dict, *, target: Target | None = None, mechanisms=None,
     kn = knobs()
     todo = searches(base, mechanisms, others, scale)
     say = progress or (lambda msg: print(msg, file=sys.stderr, flush=True))
+    asked = list(mechanisms) if mechanisms else list(kn)
+    skipped = [m for m in asked if m not in {s.mechanism for s in todo}]
+    if skipped:
+        say(f"tipping points: no search for {', '.join(skipped)} (off in the scenario and by default, "
+            f"or no cap in its direction)")
     say(f"tipping points: {len(todo)} searches x up to {n_grid + 2 * n_bisect + 4 * n_refine} magnitudes x {reps} "
         f"replicates, {jobs} process(es)")
     from .warmup import warm_up

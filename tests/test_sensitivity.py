@@ -267,3 +267,17 @@ def test_cli_bad_scenario(tmp_path, capsys):
     assert main(["tipping-point", str(p)]) == 2
     err = capsys.readouterr().err.strip()
     assert "\n" not in err and "era_hr" in err
+
+
+def test_bench_tipping_runs(tmp_path):
+    """benchmarks/bench_tipping.py at a trivial size writes its JSON (the speed is in
+    benchmarks/results, not asserted here)."""
+    import sys
+    from pathlib import Path
+    sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "benchmarks"))
+    import bench_tipping
+    res = bench_tipping.main(["--scenario", _scenario(tmp_path), "--reps", "40", "--mechanism", "era_hr",
+                              "--bootstrap", "30", "--jobs", "1", "--results-dir", str(tmp_path)])
+    assert res["searches"] == 3 and res["evaluated_magnitudes"] >= 15 and res["seconds"] > 0
+    d = json.loads((tmp_path / "tipping.json").read_text())
+    assert d["command"] and d["machine"]["logical_cpus"] >= 1 and d["tipping_points"]
