@@ -588,20 +588,19 @@ def tipping_points(data: dict, *, target: Target | None = None, mechanisms=None,
         f"replicates, {jobs} process(es)")
     from .warmup import warm_up
     warm_up(quiet=True)
+    args = (reps, target, n_grid, n_bisect, n_refine, n_boot, ci_level)
     if jobs == 1:
-        results = []
-        for i, s in enumerate(todo):
-            results.append(run_search(base, s, reps, target, n_grid, n_bisect, n_refine, n_boot, ci_level))
-            say(f"  [{i + 1}/{len(todo)}] {s.mechanism} (others {s.others}): {len(results[-1])} magnitudes")
+        done = (run_search(base, s, *args) for s in todo)
     else:
-        from joblib import Parallel, delayed
-        results = []
-        gen = Parallel(n_jobs=jobs, return_as="generator")(
-            delayed(run_search)(base, s, reps, target, n_grid, n_bisect, n_refine, n_boot, ci_level)
-            for s in todo)
-        for i, (s, r) in enumerate(zip(todo, gen)):
-            results.append(r)
-            say(f"  [{i + 1}/{len(todo)}] {s.mechanism} (others {s.others}): {len(r)} magnitudes")
+        # loky's reusable executor directly, as montecarlo.py does: mixing it with
+        # joblib.Parallel in one process breaks joblib's reuse of the pool
+        from joblib.externals.loky import get_reusable_executor
+        ex = get_reusable_executor(max_workers=jobs)
+        done = (f.result() for f in [ex.submit(run_search, base, s, *args) for s in todo])
+    results = []
+    for i, (s, pts) in enumerate(zip(todo, done)):
+        results.append(pts)
+        say(f"  [{i + 1}/{len(todo)}] {s.mechanism} (others {s.others}): {len(pts)} magnitudes")
     rows, curves = [], []
     for s, pts in zip(todo, results):
         r, c = _summarise(s, pts, target, kn, block, n_boot, st.seed, ci_level)
