@@ -12,10 +12,11 @@ import sys
 from .errors import SimkitError
 
 # One module per subcommand in simkit/commands/, each with HELP and
-# register(subparser) -> handler(args).  Heavy imports happen in the handler so
+# register(subparser) -> handler(args); the subcommand is the module name with
+# "-" for "_" (tipping_point -> tipping-point).  Heavy imports happen in the handler so
 # that `simkit --help` stays fast.
 COMMAND_MODULES = ["audit", "analyze", "simulate", "calibrate", "run", "summarize",
-                   "plot", "power", "claims", "match"]
+                   "plot", "power", "claims", "match", "tipping_point"]
 
 
 def build_parser():
@@ -34,8 +35,9 @@ def build_parser():
         if importlib.util.find_spec(modname) is None:
             continue  # not built yet
         mod = importlib.import_module(modname)
-        sp = subs.add_parser(name, help=mod.HELP, description=mod.HELP)
-        handlers[name] = mod.register(sp)
+        cmd = name.replace("_", "-")
+        sp = subs.add_parser(cmd, help=mod.HELP, description=mod.HELP)
+        handlers[cmd] = mod.register(sp)
     return p, handlers
 
 
