@@ -5,7 +5,10 @@ stores under DIR/stores (re-running resumes), summarises each store as a Dataset
 (simkit.summary), and tells what they show section by section:
 
 1. `seed_world`: what the design reports in its default world (seed-design.toml);
+1b. `paper_fit`: which of the paper's printed numbers each world reproduces;
 2. `decomposition`: how much HR each bias mechanism makes under the null (null-world.toml);
+2b. `bias_it_takes`: how large the biases would have to be (tipping points, E-values) and the
+   HR with every bias drawn from a prior (seed-priors.toml);
 3. `power`: the whole design's power, and the paper's "11 per group" claim
    (power.toml, claim-11-per-group.toml, exact power);
 4. `caliper`: how the answer moves with the matching tolerance (caliper.toml);
@@ -29,7 +32,9 @@ from .errors import InputError
 from .report import Section, fmt, num
 
 # replicates per condition as a share of --reps (the seed world gets --reps itself)
-SHARES = {"seed-design": 1.0, "null-world": 0.5, "power": 0.25, "caliper": 0.125, "claim-11-per-group": 0.5}
+SHARES = {"seed-design": 1.0, "null-world": 0.5, "power": 0.25, "caliper": 0.125, "claim-11-per-group": 0.5,
+          "seed-priors": 0.4}
+TIPPING_SHARE = 0.2          # replicates per magnitude of the tipping-point search, as a share of --reps
 DEFAULT_REPS = 5000
 SCENARIOS = tuple(SHARES)
 
@@ -105,10 +110,12 @@ def run_audit(scenario=None, out="audit-report", reps=DEFAULT_REPS, jobs=None, p
     paths = scenario_paths(scenario)
     log(f"simkit audit: {reps} replicates in the seed world (others scaled), stores in {out / 'stores'}")
     runs = {name: run_scenario(name, p, out, reps, jobs, progress, log) for name, p in paths.items()}
+    bias = bias_it_takes(runs, out, reps, jobs, log)
     sections = [
         seed_world(runs["seed-design"], out),
         paper_fit(runs),
         decomposition(runs["null-world"], out),
+        bias.section,
         power(runs["power"], runs["claim-11-per-group"], runs["null-world"], reps, out),
         caliper(runs["caliper"], out),
         claims_ledger(runs),
@@ -116,7 +123,7 @@ def run_audit(scenario=None, out="audit-report", reps=DEFAULT_REPS, jobs=None, p
     elapsed = time.perf_counter() - t_start
     write(out, sections, paths, reps, elapsed, citation())
     log("")
-    for line in headline(runs["seed-design"]):
+    for line in headline(runs["seed-design"], bias, runs):
         log(line)
     log(f"report: {out / 'report.md'} and {out / 'report.html'} ({elapsed:.0f} s)")
     return {"out": str(out), "seconds": elapsed, "summaries": {k: r.summary for k, r in runs.items()}}
@@ -154,7 +161,7 @@ def seed_world(run: Run, out: Path) -> Section:
         ["coverage of the 95% CI", fmt(m("coverage")), "0.95 if fair"],
         ["rejection rate, Cox Wald p <= 0.05", fmt(m("rejection")), "0.05 if fair and HR 1"],
         ["rejection rate, smallest p of 5 survival tests", fmt(m("rejection_min_of_5_tests")), "-"],
-        ["P(HR <= 0.30 and p <= 0.0004)", fmt(m("p_extreme_hr_and_p")), "observed"],
+        ["P(HR <= 0.30 and p <= 0.0004), exact 95% CI", str(rare(run)), "observed"],
         ["P(HR <= 0.30)", fmt(m("p_extreme_hr")), "observed"],
         [f"P(>= {p_p['n_decreased']} 'decreased' of 67)", fmt(m("p_extreme_n_decreased_ge_21")), "observed"],
         ["P(median ratio >= 1183/640)", fmt(m("p_extreme_median_ratio_ge_paper")), "observed"],
@@ -254,21 +261,120 @@ def paper_fit(runs: dict) -> Section:
     return sec
 
 
-def headline(run: Run) -> list:
-    """The lines the command prints at the end: the seed world's main numbers."""
+def rare(run: Run, c: int = 0):
+    """P(HR <= 0.30 and p <= 0.0004) in condition c with an exact interval (simkit.measures
+    .proportion_interval): a rare event, where a Wald MCSE of 0 would say nothing."""
+    from .measures import proportion_interval
+    from .store import read_fields
+    from .summary import registry_clusters
+    s = _paper()["survival"]
+    attrs, d = read_fields(run.store, ["hr", "hr_p"])
+    hr, p = d["hr"][c], d["hr_p"][c]
+    flags = np.where(np.isfinite(hr), (hr <= s["hr"]) & (p <= s["hr_p"]), np.nan)
+    return proportion_interval(flags, clusters=registry_clusters(attrs, c, hr.shape[0])[0])
+
+
+def headline(run: Run, bias=None, runs=None) -> list:
+    """The lines the command prints at the end: what the audit finds, each conditional on
+    the world and the magnitudes it assumed."""
     from .power import exact_power
     paper = _paper()
     pc = paper["power_claim"]
     m = run.m
     fisher11 = exact_power(pc["p_treated"], pc["p_reference"], 11, test="fisher")
-    return ["Headline (seed world, estimate (MCSE)):",
-            f"  HR median {fmt(m('hr_q0.5'))} vs the paper's {paper['survival']['hr']}; "
-            f"P(HR<=0.30 & p<=0.0004) = {fmt(m('p_extreme_hr_and_p'))}",
-            f"  classes {fmt(m('mean_n_decreased'))} / {fmt(m('mean_n_no_change'))} / {fmt(m('mean_n_increased'))} "
-            f"vs the paper's 21 / 33 / 13; P(>=21 decreased) = {fmt(m('p_extreme_n_decreased_ge_21'))}",
-            f"  type I error of the Cox test {fmt(m('rejection'))}; smallest of 5 tests "
-            f"{fmt(m('rejection_min_of_5_tests'))}",
-            f"  exact power at 11 per group, 40% vs 0%: Fisher {fisher11:.3f} (claimed 0.90)"]
+    lines = ["Headline (estimate (MCSE); every number is conditional on the simulated world and its assumptions):",
+             f"  seed world (mechanisms at assumed magnitudes, no effect): HR median {fmt(m('hr_q0.5'))} vs the "
+             f"paper's {paper['survival']['hr']}; P(HR<=0.30 & p<=0.0004) = {rare(run)}",
+             f"  classes {fmt(m('mean_n_decreased'))} / {fmt(m('mean_n_no_change'))} / {fmt(m('mean_n_increased'))} "
+             f"vs the paper's 21 / 33 / 13; P(>=21 decreased) = {fmt(m('p_extreme_n_decreased_ge_21'))}",
+             f"  type I error of the Cox test {fmt(m('rejection'))}; smallest of 5 tests "
+             f"{fmt(m('rejection_min_of_5_tests'))}"]
+    if runs and "seed-priors" in runs:
+        pr = runs["seed-priors"]
+        lines.append(f"  with every bias drawn from its prior (no effect): HR median {fmt(pr.m('hr_q0.5'))}; "
+                     f"P(HR<=0.30 & p<=0.0004) = {rare(pr)}")
+    if bias is not None and bias.reached:
+        lines.append("  tipping points (no effect): the paper's result is reached by " + "; ".join(bias.reached))
+    if bias is not None:
+        lines.append(f"  E-value of HR 0.30: {bias.e.estimate:.2f} (CI limit {bias.e.ci_limit:.2f})")
+    lines.append(f"  exact power at 11 per group, 40% vs 0%: Fisher {fisher11:.3f} (claimed 0.90)")
+    lines.append("  a simulation shows what the design can produce under stated assumptions; it cannot show that "
+                 "the paper's result could not have arisen otherwise")
+    return lines
+
+
+# ---------------------------------------------------------------- 2b. how much bias does it take
+
+@dataclass
+class BiasItTakes:
+    section: Section
+    e: object                # sensitivity.EValues
+    reached: list            # plain-language tipping points that are reachable
+
+
+def bias_it_takes(runs: dict, out: Path, reps: int, jobs, log) -> BiasItTakes:
+    """How large the biases would have to be, with no treatment effect, for the design to
+    report the paper's result: tipping points of each mechanism (alone, and all on one
+    scale), the E-values of the paper's HR, and the HR under priors on every mechanism
+    (probabilistic bias analysis)."""
+    from . import plots, sensitivity
+    from .scenario import read_toml
+    paper = _paper()["survival"]
+    sec = Section("2b. How much bias does it take")
+    ev = sensitivity.e_values(paper["hr"], paper["hr_ci_low"], paper["hr_ci_high"])
+    lu = sensitivity.latent_u(ev)
+    sec.text(f"E-values (VanderWeele & Ding 2017) of the paper's HR {ev.hr:g} ({ev.ci_low:g}-{ev.ci_high:g}): "
+             f"{ev.estimate:.2f} for the estimate and {ev.ci_limit:.2f} for the CI limit nearer 1, with death a "
+             f"common outcome ({ev.estimate_rare:.2f} and {ev.ci_limit_rare:.2f} if rare). An unmeasured "
+             "confounder associated with both treatment and death by a risk ratio of that size, and no "
+             f"smaller, could explain the HR away. In this world: {lu.sentence} This assumes: "
+             + "; ".join(lu.assumptions) + ".")
+    seed = runs["seed-design"]
+    n = max(100, int(round(reps * TIPPING_SHARE)))
+    t0 = time.perf_counter()
+    tp = sensitivity.tipping_points(read_toml(seed.path)[1], reps=n, jobs=jobs or 2, progress=lambda msg: None)
+    log(f"  tipping points: {n} replicates per magnitude in {time.perf_counter() - t0:.1f} s")
+    rows, reached = [], []
+    names = {"median_hr": f"median HR <= {tp.target.hr:g}",
+             "p_as_extreme": f"P(HR <= {tp.target.hr:g} and p <= {tp.target.p:g}) >= {tp.target.level:g}"}
+    def g(x):
+        return "?" if x is None else f"{x:.3g}"
+    for r in tp.rows():
+        if r["reachable"]:
+            cell = f"{g(r['magnitude'])} ({g(r['low'])} to {g(r['high'])})"
+            if r["others"] in ("scenario", "-"):
+                reached.append(f"{r['mechanism']} at {g(r['magnitude'])} ({names[r['criterion']]}, others "
+                               f"{'as in the seed world' if r['others'] == 'scenario' else 'scaled together'})")
+        else:
+            cell = f"not reached by {g(r['cap'])}"
+        rows.append([r["mechanism"], r["others"], names[r["criterion"]], cell, num(r["off"]), r["unit"]])
+    sec.text(f"Tipping points under the null: for each mechanism, with the others at the seed world's magnitudes "
+             f"('scenario') or off, and for one common scale factor on all of them ('scale': 1 = the seed "
+             f"world), the magnitude at which the design reports the paper's HR as its median, or a result "
+             f"as extreme as the paper's (HR <= {tp.target.hr:g} and p <= {tp.target.p:g}) in at least "
+             f"{tp.target.level:.0%} of replicates; {tp.reps} replicates per magnitude on common random numbers, "
+             f"{tp.ci_level:.0%} CIs from {tp.n_boot} bootstrap resamples of registries "
+             "(`simkit tipping-point`, docs/sensitivity.md). 'Not reached' means not within the searched range "
+             "(the mechanism's valid range or a stated cap); whether a magnitude is plausible is for the reader.")
+    sec.table(["mechanism", "others", "criterion", "magnitude (95% CI)", "off", "unit"], rows)
+    plots.tipping_plot(tp, out / "fig_tipping_points.png")
+    sec.figure("fig_tipping_points.png", "Figure. Each criterion against each mechanism's magnitude under the "
+                                         "null; the target dotted, the tipping point and its CI as a diamond.")
+    pr = runs.get("seed-priors")
+    if pr is not None:
+        pi = rare(pr)
+        sec.text(f"Probabilistic bias analysis (`{pr.path.name}`): the same design under the null with every "
+                 "mechanism drawn, replicate by replicate, from a prior over its plausible range (the ranges "
+                 "and their sources are in the scenario file). The design then reports a median HR of "
+                 f"{fmt(pr.m('hr_q0.5'))} (2.5% to 97.5% of replicates: {fmt(pr.m('hr_q0.025'))} to "
+                 f"{fmt(pr.m('hr_q0.975'))}), and a result as extreme as the paper's with probability {pi} "
+                 f"({pi.note}). Conditional on these priors and this world.")
+        plots.hist_plot(pr.store, out / "fig_priors_hr.png", summary=pr.summary)
+        sec.figure("fig_priors_hr.png", "Figure. The HR under the null with every bias drawn from its prior; the "
+                                        "paper's 0.30 in red.")
+        plots.prior_plot(pr.store, out / "fig_priors_magnitudes.png")
+        sec.figure("fig_priors_magnitudes.png", "Figure. The HR against each magnitude drawn from its prior.")
+    return BiasItTakes(sec, ev, reached)
 
 
 # ---------------------------------------------------------------- 2. decomposition under the null

@@ -199,6 +199,57 @@ def proportion(flags, name="proportion", clusters=None) -> Measure:
     return Measure(name, p, math.sqrt(p * (1 - p) / n), n)
 
 
+@dataclass(frozen=True)
+class ProportionInterval:
+    """A proportion with an exact (Clopper-Pearson) interval on its effective sample size."""
+    estimate: float
+    low: float
+    high: float
+    n: int               # replicates with the flag defined
+    n_effective: float   # n / design effect of shared clusters (n when independent or not estimable)
+    note: str
+
+    def __str__(self):
+        return f"{self.estimate:.3g} (95% CI {self.low:.2g} to {self.high:.2g})"
+
+
+def clopper_pearson(k: float, n: float, level: float = 0.95) -> tuple:
+    """Exact binomial interval for k successes of n (beta quantiles; k, n may be
+    non-integer effective counts)."""
+    from scipy.stats import beta
+    if n <= 0:
+        return (math.nan, math.nan)
+    a = (1 - level) / 2
+    lo = 0.0 if k <= 0 else float(beta.ppf(a, k, n - k + 1))
+    hi = 1.0 if k >= n else float(beta.ppf(1 - a, k + 1, n - k))
+    return (lo, hi)
+
+
+def proportion_interval(flags, clusters=None, level: float = 0.95) -> ProportionInterval:
+    """A rare event's probability with an exact interval, where a Wald MCSE would say 0.
+
+    With clusters (replicates sharing a registry) the count and n are scaled to the
+    effective sample size n / deff, deff the design effect of the clustered MCSE;
+    when no (or every) replicate has the event deff cannot be estimated and n is
+    used, which understates the interval's width if the event clusters."""
+    f, g = _valid_c(flags, clusters)
+    n = f.size
+    if n == 0:
+        return ProportionInterval(math.nan, math.nan, math.nan, 0, 0.0, "no replicate")
+    p = float(f.mean())
+    n_eff, note = float(n), "independent replicates"
+    if g is not None:
+        if 0 < p < 1:
+            deff = (cluster_se_of_mean(f, g) / math.sqrt(p * (1 - p) / n)) ** 2
+            if math.isfinite(deff) and deff > 0:
+                n_eff = n / max(deff, 1.0)
+                note = f"effective n {n_eff:.0f} (design effect {deff:.2f} of shared registries)"
+        else:
+            note = "design effect not estimable with no (or only) events: n used"
+    lo, hi = clopper_pearson(p * n_eff, n_eff, level)
+    return ProportionInterval(p, lo, hi, n, n_eff, note)
+
+
 def coverage(lo, hi, truth, name="coverage", clusters=None) -> Measure:
     """Share of intervals [lo, hi] that contain the truth (a number or one per replicate)."""
     lo = np.asarray(lo, float)

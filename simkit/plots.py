@@ -444,3 +444,37 @@ def panels_plot(ds, out, panels, x, group, xlabel=None, title=""):
     fig.savefig(out, dpi=120)
     plt.close(fig)
     return out
+
+
+def tipping_plot(res, path):
+    """Tipping points (simkit.sensitivity.TippingPoints): each criterion against each
+    mechanism's magnitude, the target dotted, the root and its CI as a diamond."""
+    plt = pyplot()
+    rows = res.rows()
+    cur = res.curves.to_dataframe()
+    mechs = list(dict.fromkeys(r["mechanism"] for r in rows))
+    crit = (("median_hr", "median reported HR", res.target.hr), ("p_as_extreme", "P(as extreme as paper)",
+                                                                  res.target.level))
+    fig, axes = plt.subplots(len(mechs), 2, figsize=(10, 2.3 * len(mechs)), squeeze=False)
+    colors = {"scenario": "#1b6ca8", "off": "#c0392b", "-": "#333333"}
+    for i, m in enumerate(mechs):
+        for j, (c, label, level) in enumerate(crit):
+            ax = axes[i, j]
+            for o, g in cur[cur["mechanism"] == m].groupby("others"):
+                g = g.sort_values("magnitude")
+                ax.plot(g["magnitude"], g[c], "o-", ms=3, color=colors[o], label=f"others {o}")
+                r = next(r for r in rows if (r["mechanism"], r["others"], r["criterion"]) == (m, o, c))
+                if r["reachable"]:
+                    lo = r["low"] if r["low"] is not None else r["magnitude"]
+                    hi = r["high"] if r["high"] is not None else r["cap"]
+                    ax.errorbar([r["magnitude"]], [level], xerr=[[r["magnitude"] - lo], [hi - r["magnitude"]]],
+                                fmt="D", color=colors[o], capsize=3)
+            ax.axhline(level, color="grey", ls=":", lw=1)
+            ax.set_ylabel(label, fontsize=8)
+            ax.set_title(m, fontsize=9)
+            ax.tick_params(labelsize=7)
+            if i == 0 and j == 0:
+                ax.legend(fontsize=7)
+    fig.tight_layout()
+    fig.savefig(path, dpi=110)
+    plt.close(fig)

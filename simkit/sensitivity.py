@@ -378,6 +378,10 @@ def searches(data: dict, mechanisms=None, others=("scenario", "off"), scale: boo
         k = kn[m]
         on = scen[m] if scen[m] != k.off else (PARAM[m].default if m in PARAM else k.hi)
         if on == k.off:
+            # off in the scenario and by default: search the side where the range lies
+            # (a mechanism that is off at an end of its range, e.g. a share at 0)
+            on = k.hi if k.hi > k.off else k.lo
+        if on == k.off:
             continue          # no direction to search in
         end = k.lo if on < k.off else k.hi
         if not math.isfinite(end):

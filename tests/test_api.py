@@ -65,3 +65,12 @@ def test_scenario_readme_lists_the_table():
     text = (Path(__file__).resolve().parents[1] / "scenarios" / "README.md").read_text()
     for c in CH.CHOICES:
         assert f"`{c.name}`" in text, c.name
+
+
+def test_store_docs_list_every_output_field():
+    from pathlib import Path
+
+    from simkit.kernels.outputs import markdown
+    text = (Path(__file__).resolve().parents[1] / "docs" / "store.md").read_text()
+    block = text.split("<!-- fields:start -->")[1].split("<!-- fields:end -->")[0]
+    assert block.strip() == markdown().strip()

@@ -12,11 +12,15 @@ def test_audit_tiny_end_to_end(tmp_path, capsys):
     text = capsys.readouterr().out
     assert "Headline" in text and "exact power at 11 per group" in text
     md = (out / "report.md").read_text()
-    for title in ("1. What the seed design reports", "2. Selection-bias decomposition", "3. Power of the whole design",
+    for title in ("1. What the seed design reports", "1b. Which of the paper's numbers each world reproduces",
+                  "2. Selection-bias decomposition", "2b. How much bias does it take", "3. Power of the whole design",
                   "4. Robustness to the matching tolerance", "5. Claims ledger"):
         assert title in md
+    # the headline says what it is conditional on; E-values against EValue's 3.97 / 2.24
+    assert "conditional on the simulated world" in text and "E-value of HR 0.30: 3.97 (CI limit 2.24)" in text
+    assert "exact 95% CI" in md and "negative control" in md
     for fig in ("fig1_hr_seed_world.png", "fig2_decomposition.png", "fig3_hr_null_worlds.png", "fig4_power.png",
-                "fig5_caliper.png"):
+                "fig5_caliper.png", "fig_tipping_points.png", "fig_priors_hr.png", "fig_priors_magnitudes.png"):
         assert (out / fig).stat().st_size > 10_000
         assert fig in md
     html = (out / "report.html").read_text()
@@ -30,7 +34,7 @@ def test_audit_tiny_end_to_end(tmp_path, capsys):
     # re-running resumes from the stores: nothing recomputed
     assert main(["audit", "--out", str(out), "--reps", "40", "--jobs", "1", "--quiet"]) == 0
     lines = [ln for ln in capsys.readouterr().out.splitlines() if "chunks computed" in ln]
-    assert len(lines) == 5 and all("(0 chunks computed" in ln for ln in lines)
+    assert len(lines) == 6 and all("(0 chunks computed" in ln for ln in lines)
     # the summaries are Datasets with the scenarios' grids as named dims
     from simkit.audit import run_audit
     res = run_audit(out=str(out), reps=40, jobs=1, progress=False, log=lambda s: None)

@@ -312,3 +312,23 @@ def test_summarize_cli_on_a_csv(tmp_path, capsys):
         assert main(["summarize", str(f)] + argv) == 2
         err = capsys.readouterr().err
         assert flag in err and len(err.strip().splitlines()) == 1 and "Traceback" not in err
+
+
+def test_clopper_pearson_against_scipy_and_rare_events():
+    from scipy.stats import binomtest
+
+    from simkit.measures import clopper_pearson, proportion_interval
+    for k, n in ((0, 10), (3, 10), (10, 10), (1, 5000), (0, 5000), (17, 400)):
+        ci = binomtest(k, n).proportion_ci(0.95, method="exact")
+        lo, hi = clopper_pearson(k, n)
+        assert lo == pytest.approx(ci.low, abs=1e-12) and hi == pytest.approx(ci.high, abs=1e-12)
+    # no event in 5000 replicates: the exact upper limit, not a Wald MCSE of 0
+    r = proportion_interval(np.zeros(5000))
+    assert r.estimate == 0 and r.low == 0 and r.high == pytest.approx(1 - 0.025 ** (1 / 5000), rel=1e-9)
+    # clustered events: the effective n shrinks and the interval widens
+    rng = np.random.default_rng(1)
+    g = np.repeat(np.arange(100), 50)
+    f = (rng.random(5000) < np.repeat(rng.beta(0.5, 10, 100), 50)).astype(float)
+    iid = proportion_interval(f)
+    cl = proportion_interval(f, clusters=g)
+    assert cl.n_effective < 5000 and (cl.high - cl.low) > (iid.high - iid.low)

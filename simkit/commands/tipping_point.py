@@ -71,39 +71,6 @@ def markdown(res, ev, lu) -> str:
     return "\n".join(out) + "\n"
 
 
-def figure(res, path):
-    from ..plots import _plt
-    plt = _plt()
-    rows = res.rows()
-    cur = res.curves.to_dataframe()
-    mechs = list(dict.fromkeys(r["mechanism"] for r in rows))
-    crit = (("median_hr", "median reported HR", res.target.hr), ("p_as_extreme", "P(as extreme as paper)",
-                                                                  res.target.level))
-    fig, axes = plt.subplots(len(mechs), 2, figsize=(10, 2.3 * len(mechs)), squeeze=False)
-    colors = {"scenario": "#1b6ca8", "off": "#c0392b", "-": "#333333"}
-    for i, m in enumerate(mechs):
-        for j, (c, label, level) in enumerate(crit):
-            ax = axes[i, j]
-            for o, g in cur[cur["mechanism"] == m].groupby("others"):
-                g = g.sort_values("magnitude")
-                ax.plot(g["magnitude"], g[c], "o-", ms=3, color=colors[o], label=f"others {o}")
-                r = next(r for r in rows if (r["mechanism"], r["others"], r["criterion"]) == (m, o, c))
-                if r["reachable"]:
-                    lo = r["low"] if r["low"] is not None else r["magnitude"]
-                    hi = r["high"] if r["high"] is not None else r["cap"]
-                    ax.errorbar([r["magnitude"]], [level], xerr=[[r["magnitude"] - lo], [hi - r["magnitude"]]],
-                                fmt="D", color=colors[o], capsize=3)
-            ax.axhline(level, color="grey", ls=":", lw=1)
-            ax.set_ylabel(label, fontsize=8)
-            ax.set_title(m, fontsize=9)
-            ax.tick_params(labelsize=7)
-            if i == 0 and j == 0:
-                ax.legend(fontsize=7)
-    fig.tight_layout()
-    fig.savefig(path, dpi=110)
-    plt.close(fig)
-
-
 def run(args):
     import json
     import os
@@ -139,7 +106,8 @@ def run(args):
         d.mkdir(parents=True, exist_ok=True)
         (d / "tipping-points.md").write_text(markdown(res, ev, lu))
         (d / "tipping-points.json").write_text(json.dumps(clean_json(doc), indent=2) + "\n")
-        figure(res, d / "tipping-points.png")
+        from ..plots import tipping_plot
+        tipping_plot(res, d / "tipping-points.png")
     if args.json:
         print_json(doc)
     else:
