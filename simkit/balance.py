@@ -145,8 +145,8 @@ def balance_of(treated, pool, treated_index, reference_index) -> Balance:
 
 def love_plot(bal: Balance, path, threshold: float = 0.1) -> None:
     """Absolute standardised differences before (open) and after (filled) matching."""
-    from .plots import _plt
-    plt = _plt()
+    from .plots import pyplot
+    plt = pyplot()
     t = bal.table
     y = np.arange(len(t))[::-1]
     fig, ax = plt.subplots(figsize=(6.5, 0.35 * len(t) + 1.4))

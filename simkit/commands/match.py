@@ -7,14 +7,9 @@ HELP = ("match a treated cohort (CSV) 1:1 to reference candidates of a registry 
 
 
 def _exact(text):
-    from ..errors import InputError
-    from ..matching import ALLOWED_EXACT
+    from ..choices import CHOICE
     names = [s.strip() for s in text.split(",") if s.strip()] if text.strip().lower() != "none" else []
-    for n in names:
-        if n not in ALLOWED_EXACT:
-            raise InputError("--exact", f"unknown variable {n!r}; expected a comma-separated list of "
-                                        f"{', '.join(ALLOWED_EXACT)} (or 'none')")
-    return tuple(names)
+    return CHOICE["exact"].check(names, "--exact")
 
 
 def register(p):

@@ -159,11 +159,8 @@ def _fill_cache(theta, pkeys, idx, ocache, ohave):
     member's outcomes depend on its key only, so they are computed once per
     pool, not once per replicate that matches it)."""
     n = idx.shape[0]
-    keys = np.empty(n, dtype=np.uint64)
-    for q in range(n):
-        keys[q] = pkeys[idx[q]]
     o = np.empty((n, H.N_PO))
-    H.pool_outcomes(theta, keys, o)
+    _outcomes_of(theta, pkeys, idx, n, np.empty(n, dtype=np.uint64), o)
     for q in range(n):
         j = idx[q]
         for c in range(H.N_PO):
@@ -189,11 +186,8 @@ def _fresh_badness(theta, pkeys, strata, slope, t_strata, badness):
         if s >= 0 and need[s] and np.isfinite(slope[j]):
             idx[m] = j
             m += 1
-    keys = np.empty(m, dtype=np.uint64)
-    for q in range(m):
-        keys[q] = pkeys[idx[q]]
     o = np.empty((m, H.N_PO))
-    H.pool_outcomes(theta, keys, o)
+    _outcomes_of(theta, pkeys, idx, m, np.empty(m, dtype=np.uint64), o)
     for q in range(m):
         badness[idx[q]] = -o[q, H.PO_TIME_DAYS]
     return idx[:m], o
