@@ -64,7 +64,7 @@ def test_match_json_report(exported, tmp_path, capsys):
 @pytest.mark.parametrize("args,msg", [
     (["--caliper", "-1"], "--caliper"),
     (["--caliper", "x"], "--caliper"),
-    (["--exact", "sex,eye_colour"], "unknown variable 'eye_colour'"),
+    (["--exact", "sex,eye_colour"], "unknown name 'eye_colour'"),
     (["--tolerance", "40"], "tolerance"),
     (["--followup-months", "7"], "followup_months"),
 ])
