@@ -74,3 +74,8 @@ def test_store_docs_list_every_output_field():
     text = (Path(__file__).resolve().parents[1] / "docs" / "store.md").read_text()
     block = text.split("<!-- fields:start -->")[1].split("<!-- fields:end -->")[0]
     assert block.strip() == markdown().strip()
+
+
+def test_match_command_default_exact_is_the_choices_default():
+    from simkit.commands import match
+    assert match.DEFAULT_EXACT == CH.CHOICE["exact"].default

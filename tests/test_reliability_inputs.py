@@ -54,7 +54,7 @@ SCENARIO_CASES = {
                         r"world\.reg_p_male: expected a probability in \[0, 1\], got 1\.5"),
     "negative SD": (_replace("rate_log_sd = 0.63 ", "rate_log_sd = -1.0 "),
                     r"world\.rate_log_sd: expected a number in \[0, inf\)"),
-    "caliper < 0": (_replace("caliper = 0.5 ", "caliper = -0.5 "), r"design\.caliper: expected a number in \[0, inf\]"),
+    "caliper < 0": (_replace("caliper = 0.5 ", "caliper = -0.5 "), r"design\.caliper: expected a number >= 0"),
     "n_treated 0": (_replace("n_treated = 67 ", "n_treated = 0 "), r"design\.n_treated: expected an integer in \[1,"),
     "replicates 0": (_replace("replicates = 1000 ", "replicates = 0 "), r"replicates: expected an integer in \[1,"),
     "replicates float": (_replace("replicates = 1000 ", "replicates = 10.5 "), r"replicates: expected an integer"),

@@ -521,7 +521,10 @@ N_MECH = 3000
 
 
 def _treated(**over):
-    theta = W.build_theta({**W.MECHANISMS_OFF, **over})
+    # each mechanism against all others off, time zero as published: the fair
+    # construction selects survivors from entry to the first injection (higher u),
+    # which is its own mechanism (tests/test_mechanisms.py)
+    theta = W.build_theta({**W.MECHANISMS_OFF, "time_zero_misalignment": 1.0, **over})
     return W.generate_treated(theta, W.treated_key(17, 0, 0), N_MECH)
 
 

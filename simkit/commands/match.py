@@ -6,6 +6,12 @@ HELP = ("match a treated cohort (CSV) 1:1 to reference candidates of a registry 
         "the matching report (match rate, the caliper's effect, balance)")
 
 
+# Registration loads nothing that loads the kernels (`simkit analyze` on a cold cache must
+# still be able to switch them to plain Python: warmup.python_kernels_if_cold), so the
+# default exact set is written here; tests/test_api.py checks it is CHOICES' default.
+DEFAULT_EXACT = ("sex", "race", "onset", "ft9_stage", "riluzole")
+
+
 def _exact(text):
     from ..choices import CHOICE
     names = [s.strip() for s in text.split(",") if s.strip()] if text.strip().lower() != "none" else []
@@ -13,8 +19,6 @@ def _exact(text):
 
 
 def register(p):
-    from ..choices import CHOICE, POLICY_NAMES, cli_help
-    from ..matching import DEFAULT_EXACT
     p.add_argument("treated", metavar="TREATED.csv",
                    help="one row per treated patient: the matched-cohort contract's columns without "
                         "pair_id and arm (docs/registry.md)")
@@ -26,12 +30,13 @@ def register(p):
     p.add_argument("--exact", default=",".join(DEFAULT_EXACT), metavar="VARS",
                    help=f"comma-separated variables matched exactly (default {','.join(DEFAULT_EXACT)}; "
                         "'none' for none)")
-    p.add_argument("--policy", default="nearest", choices=POLICY_NAMES,
-                   help="which eligible candidate a treated patient gets: a match_choice (" +
-                        cli_help("match_choice") + "), or 'optimal' (match_order 'optimal')")
-    p.add_argument("--order", default="given", choices=[o for o in CHOICE["match_order"].codes if o != "optimal"],
-                   help="order a greedy match visits the treated (match_order; default given: the file's)")
-    p.add_argument("--match-peek", type=int, default=1, metavar="K", help=cli_help("match_peek"))
+    p.add_argument("--policy", default="nearest", metavar="P",
+                   help="which eligible candidate a treated patient gets: a match_choice (nearest, first, "
+                        "random, worst) or optimal (match_order 'optimal'); default nearest (simkit.choices)")
+    p.add_argument("--order", default="given", metavar="O",
+                   help="match_order of a greedy match: given (the file's), random or hardest_first")
+    p.add_argument("--match-peek", type=int, default=1, metavar="K",
+                   help="match_peek: not available on a registry (its outcomes do not choose); 1")
     p.add_argument("--seed", type=int, default=0, help="seed of the random policy / order (default 0)")
     p.add_argument("--tolerance", default="14", metavar="DAYS",
                    help="how far a visit may lie from its target day (6 months before, 2/4/6 after the "
@@ -73,7 +78,10 @@ def run(args):
     reg = read_registry(args.registry)
     cand = reference_candidates(reg, tol, fu)
     from ..choices import CHOICE, from_policy
-    how = {"match_choice": "nearest", "match_order": args.order, **from_policy(args.policy)}
+    order = CHOICE["match_order"].check(args.order, "--order")
+    if order == "optimal":
+        raise InputError("--order", "expected given, random or hardest_first (optimal is a --policy)")
+    how = {"match_choice": "nearest", "match_order": order, **from_policy(args.policy)}
     if args.match_peek > 1:
         CHOICE["match_peek"].check(args.match_peek, "--match-peek")
         raise InputError("--match-peek", "a peek needs the candidates' outcomes, which a registry match "

@@ -13,6 +13,8 @@ between them: pool (once per registry), enrol, strata, peek (the analyst who
 looks at outcomes), match, outcomes, assemble, and the analysis steps of
 kernels/seedanalysis.py.
 """
+import math
+
 import numpy as np
 from numba import njit
 
@@ -316,6 +318,20 @@ def stage_outcomes(theta, dvec, pkeys, m, cached, ocache, ohave, f_idx, f_out, w
 
 
 @njit(cache=True)
+def quantile(x, q):
+    """numpy.quantile(x, q) (linear interpolation) of a 1-D float array without
+    NaN; NaN if empty.  By merge sort, like seedanalysis.median."""
+    n = x.shape[0]
+    if n == 0:
+        return np.nan
+    o = np.argsort(x, kind="mergesort")
+    h = q * (n - 1)
+    lo = int(math.floor(h))
+    hi = min(lo + 1, n - 1)
+    return x[o[lo]] + (h - lo) * (x[o[hi]] - x[o[lo]])
+
+
+@njit(cache=True)
 def _table1(m, t_sex, t_age, t_ft9, t_onset, t_ril, r_age, t_ps, r_ps, out):
     """The matched cohort's Table 1 (the 17 t1_* fields; NaN without pairs)."""
     o = O_T1
@@ -340,9 +356,9 @@ def _table1(m, t_sex, t_age, t_ft9, t_onset, t_ril, r_age, t_ps, r_ps, out):
     out[o + 4] = n_fast / m
     j = o + 5
     for x in (t_age[:m], r_age[:m], t_ps[:m], r_ps[:m]):
-        out[j] = SA.quantile(x, 0.5)
-        out[j + 1] = SA.quantile(x, 0.25)
-        out[j + 2] = SA.quantile(x, 0.75)
+        out[j] = quantile(x, 0.5)
+        out[j + 1] = quantile(x, 0.25)
+        out[j + 2] = quantile(x, 0.75)
         j += 3
 
 

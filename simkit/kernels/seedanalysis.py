@@ -359,20 +359,6 @@ def median(x):
 
 
 @njit(cache=True)
-def quantile(x, q):
-    """numpy.quantile(x, q) (linear interpolation) of a 1-D float array without
-    NaN; NaN if empty.  By merge sort, like `median`."""
-    n = x.shape[0]
-    if n == 0:
-        return np.nan
-    o = np.argsort(x, kind="mergesort")
-    h = q * (n - 1)
-    lo = int(math.floor(h))
-    hi = min(lo + 1, n - 1)
-    return x[o[lo]] + (h - lo) * (x[o[hi]] - x[o[lo]])
-
-
-@njit(cache=True)
 def _subgroups(scores, cls, t_sex, t_age, t_ft9, t_onset, t_ril, n, out):
     m = 0
     for i in range(n):
