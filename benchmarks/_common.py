@@ -186,7 +186,7 @@ def study(pool_policy="condition", pool_size=10_000, n_treated=67, replicates=10
     """The seed-design scenario (scenarios/seed-design.toml) with design changes."""
     import tomllib
 
-    from simkit.grid import study_from_dict
+    from simkit.runner.grid import study_from_dict
     text = SCENARIO.read_text()
     data = tomllib.loads(text)
     data["design"].update(pool_policy=pool_policy, pool_size=pool_size, n_treated=n_treated, **design)
@@ -197,7 +197,7 @@ def study(pool_policy="condition", pool_size=10_000, n_treated=67, replicates=10
 def job(st, replicates, chunk):
     """montecarlo.Job of a study (no truth: the counterfactual reference
     computation is not part of what is timed)."""
-    from simkit.grid import build_job
+    from simkit.runner.grid import build_job
     return build_job(st, replicates=replicates, chunk_size=chunk, with_truth=False)
 
 

@@ -22,7 +22,7 @@ sys.path.insert(0, os.path.join(HERE, "..", "tests"))
 
 from oracle_analysis import oracle_analyze, random_table  # noqa: E402
 
-from simkit.analysis import table_from_columns  # noqa: E402
+from simkit.analysis.matched import table_from_columns  # noqa: E402
 from simkit.kernels import seedanalysis as SA  # noqa: E402
 
 

@@ -4,10 +4,10 @@ Builds the wheel of this tree, installs it into a fresh venv (the running
 environment's dependencies through a .pth file, as tests/test_packaging.py
 does), so numba's cache is empty, and times in new processes:
   * cold: the first `simkit analyze` of a 67-pair table (plain-Python kernels,
-    simkit.warmup.python_kernels_if_cold);
+    simkit.kernels.warmup.python_kernels_if_cold);
   * again: the second one (still cold for the analysis: nothing was compiled);
   * compiled: `analyze` after the analysis kernels were compiled into that
-    install's cache (python -m simkit.warmup analysis), i.e. the warm path.
+    install's cache (python -m simkit.kernels.warmup analysis), i.e. the warm path.
 
     .venv/bin/python benchmarks/bench_cold_analyze.py
 """
@@ -68,7 +68,7 @@ def main(argv=None):
         cmd = [str(simkit), "analyze", str(csv), "--json"]
         res["cold_s"], out_cold = _timed(cmd, tmp, env)
         res["again_s"], _ = _timed(cmd, tmp, env)
-        res["compile_analysis_s"], _ = _timed([str(py), "-m", "simkit.warmup", "analysis"], tmp, env)
+        res["compile_analysis_s"], _ = _timed([str(py), "-m", "simkit.kernels.warmup", "analysis"], tmp, env)
         res["compiled_s"], out_warm = _timed(cmd, tmp, env)
         res["identical_output"] = out_cold == out_warm
         res["max_rel_diff"] = _max_rel_diff(json.loads(out_cold), json.loads(out_warm))

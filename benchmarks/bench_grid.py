@@ -62,7 +62,7 @@ def main(argv=None):
         run_cmd = _simkit() + ["run", a.scenario, "--reps", str(a.reps), "--jobs", str(a.jobs),
                                "--out", out, "--quiet"]
         t_run, mem_run, _ = timed(run_cmd)
-        from simkit.store import read_status
+        from simkit.runner.store import read_status
         st = read_status(out)
         n = st["attrs"]["n_conditions"] * st["attrs"]["n_replicates"]
         size = sum(f.stat().st_size for f in Path(out).rglob("*") if f.is_file())

@@ -33,7 +33,7 @@ import stages as S  # noqa: E402
 
 
 def stage_profile(theta, design, n, seed=C.SEED, start=100):
-    from simkit.design import run_replicates
+    from simkit.design.replicate import run_replicates
     from simkit.kernels import replicate as R
     dv = design.vector()
     out = np.empty((n, R.N_OUT))
@@ -62,8 +62,8 @@ def stage_profile(theta, design, n, seed=C.SEED, start=100):
 
 def limit_inputs(theta, design, n_rep, seed=C.SEED, fresh=False):
     """Per replicate: the stage counts, the matched table, the fits' iterations."""
-    from simkit import world
-    from simkit.design import replicate_data
+    from simkit.world import model as world
+    from simkit.design.replicate import replicate_data
     from simkit.kernels import history as H
     names = ["applicant_inclusion", "applicant_visits", "applicant_accept", "applicant_survival",
              "enrolled_observed"]
@@ -153,7 +153,7 @@ def storage_and_transfer(chunks=(500, 5000), n_writes=4):
     crossing from a worker process to the parent."""
     from joblib.externals.loky import get_reusable_executor
 
-    from simkit import store
+    from simkit.runner import store
     from simkit.kernels import replicate as R
     out = {}
     ex = get_reusable_executor(max_workers=1)
@@ -191,7 +191,7 @@ def main(argv=None):
     ap.add_argument("--chunks", default="500,5000", help="chunk sizes for the store and transfer costs")
     ap.add_argument("--results-dir")
     a = ap.parse_args(argv)
-    from simkit.design import Design
+    from simkit.design.replicate import Design
 
     C.print_header("profile of one replicate and its limit")
     load0 = C.load()

@@ -50,7 +50,7 @@ def _rel(a, b):
 def simkit_rate(theta, design, seed, seconds, start=1000):
     """Replicates/s of design.run_replicates in this process (best of 3 runs of
     about `seconds` / 3 each, after one warm-up that loads the compiled code)."""
-    from simkit.design import run_replicates
+    from simkit.design.replicate import run_replicates
     run_replicates(theta, design, seed, 0, 0, 2)
     t0 = time.perf_counter()
     run_replicates(theta, design, seed, 0, 2, 12)
@@ -65,7 +65,7 @@ def simkit_rate(theta, design, seed, seconds, start=1000):
 
 
 def compare(theta, design, seed, peer_results):
-    from simkit.design import replicate_data
+    from simkit.design.replicate import replicate_data
     worst = {f: 0.0 for f in COMPARED}
     pairs_equal = 0
     for k, res in peer_results.items():
@@ -80,8 +80,8 @@ def compare(theta, design, seed, peer_results):
 
 
 def run_case(theta, label, pool_policy, a, seed=20200331):
-    from simkit import world
-    from simkit.design import Design
+    from simkit.world import model as world
+    from simkit.design.replicate import Design
 
     design = Design(n_treated=a.n_treated, pool_size=a.pool_size, pool_policy=pool_policy)
     rate, n = simkit_rate(theta, design, seed, a.seconds)
@@ -118,7 +118,7 @@ def main(argv=None):
     ap.add_argument("--cases", default="fixed,fresh", help="fixed, fresh or both (comma-separated)")
     ap.add_argument("--results-dir", help="where to write replicate.json (default benchmarks/results)")
     a = ap.parse_args(argv)
-    from simkit import world
+    from simkit.world import model as world
 
     C.print_header("full replicate of the seed design: simkit vs pandas + lifelines + statsmodels + scipy")
     load0 = C.load()

@@ -48,7 +48,7 @@ def kernel_rate(pool_policy, pool_size, n_treated, seconds, start=10_000):
     """Replicates/s of run_replicates in this process, per replicate at the
     margin: (t(1 + n) - t(1)) / n, so a fixed pool's one-off generation (once
     per condition in a real run) is not charged to the n replicates.  Best of 2."""
-    from simkit.design import run_replicates
+    from simkit.design.replicate import run_replicates
     st = study(pool_policy, pool_size, n_treated)
     theta, d = st.conditions[0].scenario.theta(), st.design(0)
     run_replicates(theta, d, SEED, 0, 0, 1)
@@ -91,7 +91,7 @@ def workers_rate(jb, jobs):
 
 def run_rate(jb, jobs):
     """montecarlo.run end to end into a fresh store: replicates/s and memory."""
-    from simkit import montecarlo
+    from simkit.runner import montecarlo
     with tempfile.TemporaryDirectory(prefix="simkit-bench-") as d:
         if jobs > 1:  # start the workers and load the compiled code once, untimed
             montecarlo.run(job(study(), 4, 2), os.path.join(d, "warm.zarr"), jobs=jobs, progress=False)
@@ -143,7 +143,7 @@ def section_sweep(name, values, a):
 
 def memory_run(n, jobs, chunk):
     """Child mode: one montecarlo.run of n replicates; prints a JSON line."""
-    from simkit import montecarlo
+    from simkit.runner import montecarlo
     st = study("condition", pool_size=1000, replicates=n)
     jb = job(st, n, chunk)
     with tempfile.TemporaryDirectory(prefix="simkit-mem-") as d:

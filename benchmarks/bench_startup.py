@@ -1,7 +1,7 @@
 """Start-up costs: importing simkit, and the first replicate of a fresh install.
 
 Every measurement runs in a new interpreter (subprocess):
-  * import time of `simkit`, `simkit.design` (with the world; numba and the
+  * import time of `simkit`, `simkit.design.replicate` (with the world; numba and the
     kernels' dispatchers, nothing compiled) and the CLI (`simkit --help`);
   * cold: the first replicate with an empty numba cache (a temporary
     NUMBA_CACHE_DIR, as after `pip install`): numba compiles every kernel the
@@ -32,8 +32,8 @@ import _common as C  # noqa: E402
 FIRST = r"""
 import json, time
 t0 = time.perf_counter()
-import simkit.design as D
-from simkit import world
+import simkit.design.replicate as D
+from simkit.world import model as world
 t1 = time.perf_counter()
 theta = world.build_theta()
 D.run_replicates(theta, D.Design(pool_size=POOL), 1, 0, 0, 1)
@@ -100,7 +100,7 @@ def main(argv=None):
     a = ap.parse_args(argv)
     C.print_header("start-up: import and the first replicate")
     res = {"load_at_start": C.load()}
-    res["import_s"] = {m: import_time(m, a.repeats) for m in ("simkit", "simkit.design", "simkit.cli")}
+    res["import_s"] = {m: import_time(m, a.repeats) for m in ("simkit", "simkit.design.replicate", "simkit.cli")}
     res["cli_help_s"], res["cli_help_command"] = cli_help_time(a.repeats)
     for m, t in res["import_s"].items():
         print(f"import {m:14s} {t:6.2f} s   (target < 1 s)")

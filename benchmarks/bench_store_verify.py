@@ -7,8 +7,8 @@ resumed run would.
     .venv/bin/python benchmarks/bench_store_verify.py
 """
 import functools, time, os, numpy as np, shutil
-from simkit.montecarlo import Job, run
-from simkit import store
+from simkit.runner.montecarlo import Job, run
+from simkit.runner import store
 def comp(c, a, b, nf):
     rng = np.random.default_rng(c * 1_000_003 + a)
     out = rng.normal(size=(b - a, nf)); out[:, :40] = np.round(out[:, :40] * 3)  # some int-like columns

@@ -19,7 +19,7 @@ def main(argv=None):
     ap = argparse.ArgumentParser()
     ap.add_argument("--repeats", type=int, default=200)
     args = ap.parse_args(argv)
-    from simkit import world as W
+    from simkit.world import model as W
     from simkit.kernels import history as H
 
     theta = W.build_theta()

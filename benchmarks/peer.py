@@ -19,7 +19,7 @@ import warnings
 import numpy as np
 import pandas as pd
 
-from simkit import world
+from simkit.world import model as world
 from simkit.kernels import history as H
 
 Z = 1.959963984540054

@@ -97,7 +97,7 @@ def rows(results_dir=RESULTS):
             max(peaks) - min(peaks), "{:,.0f} MiB", "independent of the count", lambda v: v < 256,
             src(sca, "scaling"))
     imp = (sta or {}).get("import_s") or {}
-    add("import simkit / simkit.design", max(imp.get("simkit", 0), imp.get("simkit.design", 0)) if imp else None,
+    add("import simkit / simkit.design.replicate", max(imp.get("simkit", 0), imp.get("simkit.design.replicate", 0)) if imp else None,
         "{:.2f} s", "< 1 s", lambda v: v < 1, src(sta, "startup"))
     cold = (sta or {}).get("cold") or {}
     add("first replicate of a fresh install (empty numba cache)", cold.get("first_replicate_s"),

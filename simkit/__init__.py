@@ -26,15 +26,15 @@ docs/modules.md maps every module to its responsibility.
 __version__ = "0.1.0"
 
 _API = {
-    "analyze": "analysis", "read_table": "analysis", "AnalysisResult": "analysis",
-    "match_cohorts": "matching", "prepare_pool": "matching", "MatchResult": "matching",
-    "Design": "design", "run_replicates": "design", "replicate_data": "design",
-    "CHOICES": "choices",
-    "load_scenario": "scenario", "load_study": "grid",
-    "run": "api", "open_results": "store", "summarize": "summary",
-    "build_theta": "world", "true_effects": "world",
-    "power_analysis": "power", "exact_power": "power", "sample_size": "power",
-    "ledger": "claims",
+    "analyze": "analysis.matched", "read_table": "analysis.matched", "AnalysisResult": "analysis.matched",
+    "match_cohorts": "design.matching", "prepare_pool": "design.matching", "MatchResult": "design.matching",
+    "Design": "design.replicate", "run_replicates": "design.replicate", "replicate_data": "design.replicate",
+    "CHOICES": "design.choices",
+    "load_scenario": "runner.scenario", "load_study": "runner.grid",
+    "run": "api", "open_results": "runner.store", "summarize": "report.summary",
+    "build_theta": "world.model", "true_effects": "world.model",
+    "power_analysis": "paper.power", "exact_power": "paper.power", "sample_size": "paper.power",
+    "ledger": "paper.claims",
     "SimkitError": "errors", "InputError": "errors",
 }
 __all__ = sorted(_API)

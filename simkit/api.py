@@ -15,8 +15,8 @@ def run(scenario, out, *, reps: int | None = None, jobs: int | None = None, back
 
     Re-running the same call resumes: finished chunks are kept, and the stored
     numbers do not depend on `jobs`, `backend` or `chunk_size`."""
-    from .grid import Study, build_job, load_study
-    from .montecarlo import run as _run
+    from simkit.runner.grid import Study, build_job, load_study
+    from simkit.runner.montecarlo import run as _run
     study = scenario if isinstance(scenario, Study) else load_study(os.fspath(scenario))
     job = build_job(study, replicates=reps, chunk_size=chunk_size)
     return _run(job, out, jobs=jobs, backend=backend, scheduler=scheduler, progress=progress)

@@ -9,7 +9,7 @@ from __future__ import annotations
 import argparse
 import sys
 
-from .errors import SimkitError
+from simkit.errors import SimkitError
 
 # One module per subcommand in simkit/commands/, each with HELP and
 # register(subparser) -> handler(args); the subcommand is the module name with
@@ -24,7 +24,7 @@ def build_parser():
     import importlib.util
 
     p = argparse.ArgumentParser(prog="simkit", description=__doc__.splitlines()[0])
-    from . import __version__
+    from simkit import __version__
     p.add_argument("--version", action="version", version=f"simkit {__version__}")
     p.add_argument("--debug", action="store_true",
                    help="show the traceback of an error (any position on the command line)")

@@ -1,14 +1,14 @@
-"""The store summary as it was before simkit.summary (simkit/performance.py at 355bd49), kept
+"""The store summary as it was before simkit.report.summary (simkit/performance.py at 355bd49), kept
 only to check that the Dataset summary gives the same numbers.  Measures come from
-simkit.measures, which holds performance.py's measure functions unchanged."""
+simkit.report.measures, which holds performance.py's measure functions unchanged."""
 import numpy as np
 
-from simkit.measures import estimator_measures, mean, proportion, quantile, rejection
-from simkit.summary import registry_clusters
+from simkit.report.measures import estimator_measures, mean, proportion, quantile, rejection
+from simkit.report.summary import registry_clusters
 
 
 def _paper():
-    from simkit.seedpaper import reported
+    from simkit.paper.seed import reported
     r = reported()
     return r["survival"], r["progression"]
 
@@ -53,7 +53,7 @@ def summarize_condition(v: dict, conditional_log_hr: float, truth: dict | None, 
 
 
 def summarize_store(path) -> dict:
-    from simkit.store import read_fields
+    from simkit.runner.store import read_fields
     names = ["log_hr", "log_hr_se", "hr", "hr_ci_low", "hr_ci_high", "hr_p", "min_survival_p", "min_subgroup_p",
              "n_decreased", "n_no_change", "n_increased", "median_days_treated", "median_days_reference",
              "match_rate", "cox_status", "replicate_status", "signed_rank_p", "treated_p", "treated_coef"]

@@ -60,7 +60,7 @@ def expected_rows(seed, mus, condition, n_replicates):
 def make_job(n_replicates=103, chunk_size=10, seed=20240, sleep=0.0, grid=True,
              scenario_hash="toy-hash-1"):
     """A 2 x 3 product grid (policy x hr) plus a non-grid coordinate, or explicit rows."""
-    from simkit.montecarlo import Job
+    from simkit.runner.montecarlo import Job
     if grid:
         policy = ["greedy"] * 3 + ["optimal"] * 3
         hr = [0.5, 0.7, 1.0] * 2
@@ -86,7 +86,7 @@ if __name__ == "__main__":
     import sys
 
     import _toy_chunk  # the module proper, not __main__, so the job is the test's job
-    from simkit.montecarlo import run
+    from simkit.runner.montecarlo import run
     job, _ = _toy_chunk.make_job(n_replicates=int(sys.argv[2]), chunk_size=int(sys.argv[3]),
                                  sleep=float(sys.argv[4]))
     run(job, sys.argv[1], jobs=1, progress=False)

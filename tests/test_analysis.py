@@ -12,7 +12,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from simkit.analysis import analyze, read_table, table_from_columns
+from simkit.analysis.matched import analyze, read_table, table_from_columns
 from simkit.cli import main
 from simkit.errors import InputError
 
@@ -244,7 +244,7 @@ def test_coef_confidence_interval_follows_the_level():
     """CoefResult.confidence_interval(level) used to ignore the level (issue 11)."""
     from scipy import stats
 
-    from simkit.analysis import CoefResult
+    from simkit.analysis.matched import CoefResult
     z = 1.959963984540054
     c = CoefResult("x", 0.5, 0.2, 0.01, 0.5 - z * 0.2, 0.5 + z * 0.2, "ok")
     lo95, hi95 = c.confidence_interval(0.95)
@@ -262,3 +262,24 @@ def test_ols_coefficient_has_a_t_interval():
     df = random_table(rng, 40)
     lo, hi = analyze(df).ols_treated.confidence_interval(0.9)
     np.testing.assert_allclose([lo, hi], oracle_analyze(df)["treated_ci90"], rtol=1e-8, atol=1e-10)
+
+
+def test_json_extras_derive_from_the_output_table():
+    """Every analysis output field reaches `analyze --json` by its store name (issue 11):
+    as a key of its own, or inside `status`, `firth` or `dropped`."""
+    from simkit.analysis.matched import CONTRACT_KEYS as MINIMUM, EXTRA_FIELDS
+    from simkit.kernels import outputs
+    from simkit.kernels import seedanalysis as SA
+    res = analyze(random_table(np.random.default_rng(3), 40, p_missing=0.05))
+    d = res.to_dict()
+    for name, _, unit, _ in outputs.ANALYSIS:
+        covered = (name in d or unit == "reason code" or "firth" in name or name.startswith("dropped_"))
+        assert covered, name
+    assert set(EXTRA_FIELDS).isdisjoint(MINIMUM) and set(MINIMUM) == set(CONTRACT_KEYS)
+    for name in EXTRA_FIELDS:
+        x = res.vector[SA.FIELDS.index(name)]
+        assert (d[name] is None) == (not math.isfinite(x)), name
+        if d[name] is not None:
+            assert d[name] == pytest.approx(x, rel=0, abs=0), name
+    assert d["log_hr"] == pytest.approx(math.log(d["hr"]))
+    assert d["n_events_treated"] == res.cox.n_events_treated and isinstance(d["n_events_treated"], int)

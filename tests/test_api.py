@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 
 import simkit
-from simkit import choices as CH
+from simkit.design import choices as CH
 from simkit.errors import InputError
 
 
@@ -26,7 +26,7 @@ def test_import_simkit_is_lazy():
 
 def test_one_vocabulary_for_the_choices():
     """Scenario keys, Design fields and match_cohorts keywords are the table's names."""
-    from simkit.scenario import SECTIONS
+    from simkit.runner.scenario import SECTIONS
     names = {c.name for c in CH.CHOICES if c.section == "design"}
     assert set(SECTIONS["design"]) == names
     d = simkit.Design()

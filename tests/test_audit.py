@@ -36,7 +36,7 @@ def test_audit_tiny_end_to_end(tmp_path, capsys):
     lines = [ln for ln in capsys.readouterr().out.splitlines() if "chunks computed" in ln]
     assert len(lines) == 6 and all("(0 chunks computed" in ln for ln in lines)
     # the summaries are Datasets with the scenarios' grids as named dims
-    from simkit.audit import run_audit
+    from simkit.report.audit import run_audit
     res = run_audit(out=str(out), reps=40, jobs=1, progress=False, log=lambda s: None)
     s = res["summaries"]
     assert s["power"]["estimate"].dims == ("mechanisms", "treatment_hr", "design_n_treated", "measure")
@@ -56,8 +56,8 @@ def test_audit_bad_args(tmp_path, capsys):
 def test_report_writer_and_formats(tmp_path):
     import math
 
-    from simkit.measures import Measure
-    from simkit.report import Section, fmt, num, write_report
+    from simkit.report.measures import Measure
+    from simkit.report.writer import Section, fmt, num, write_report
     sec = Section("A & B")
     sec.text("x < y")
     sec.table(["a|b", "c"], [[1, "p|q"]])
@@ -79,7 +79,7 @@ def test_no_grid_key_outside_its_section():
     # the scenarios' grid dims may be named only in the section function of their scenario
     import inspect
 
-    from simkit import audit
+    from simkit.report import audit
     keys = ("n_treated", "treatment_hr", "treatment.hr", "match_choice", "design.caliper", 'x="caliper"',
             '"mechanisms"', '"label"')
     owners = {"power", "caliper", "claims_ledger", "decomposition", "paper_fit"}   # section functions

@@ -39,8 +39,8 @@ def test_profile_and_limit(tmp_path):
                                  "match_order": "hardest_first"}, {"match_choice": "worst", "pool_policy": "replicate"}])
 def test_profiled_chunk_is_run_chunk(kw):
     import stages as S
-    from simkit import world
-    from simkit.design import Design, run_replicates
+    from simkit.world import model as world
+    from simkit.design.replicate import Design, run_replicates
     from simkit.kernels import replicate as R
     theta = world.build_theta()
     d = Design(pool_size=800, n_treated=25, **kw)
@@ -75,7 +75,7 @@ def test_startup_warm(tmp_path):
     import bench_startup
     res = bench_startup.main(["--no-cold", "--repeats", "1", "--pool-size", "500",
                               "--results-dir", str(tmp_path)])
-    assert set(res["import_s"]) == {"simkit", "simkit.design", "simkit.cli"} and "warm" in res
+    assert set(res["import_s"]) == {"simkit", "simkit.design.replicate", "simkit.cli"} and "warm" in res
     _doc(tmp_path / "startup.json")
 
 

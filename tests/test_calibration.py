@@ -6,8 +6,8 @@ import math
 import numpy as np
 import pytest
 
-from simkit import calibration as C
-from simkit import world as W
+from simkit.world import calibration as C
+from simkit.world import model as W
 
 
 @pytest.fixture(scope="module")

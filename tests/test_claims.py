@@ -1,4 +1,4 @@
-"""The claims ledger (simkit.claims): the shared rounding rule, verdicts against
+"""The claims ledger (simkit.paper.claims): the shared rounding rule, verdicts against
 hand-computed arithmetic, the ledger's structure, the CLI, and that verdicts follow the data."""
 import copy
 import hashlib
@@ -11,11 +11,11 @@ import numpy as np
 import pytest
 from scipy import stats
 
-from simkit import claims as C
-from simkit.claims.builders import _pct
-from simkit.claims.progression import _one_moved, _t2rows
-from simkit.claims.rounding import _half_up
-from simkit import seedpaper
+from simkit.paper import claims as C
+from simkit.paper.claims.builders import _pct
+from simkit.paper.claims.progression import _one_moved, _t2rows
+from simkit.paper.claims.rounding import _half_up
+from simkit.paper import seed as seedpaper
 from simkit.cli import main
 from simkit.errors import InputError
 
@@ -357,7 +357,7 @@ def test_cli_output_byte_identical_to_the_single_module(capsys):
 
 
 def test_package_api_is_the_old_modules():
-    # what simkit.commands.claims and simkit.audit use, importable from the package itself
+    # what simkit.commands.claims and simkit.report.audit use, importable from the package itself
     for name in ("ledger", "to_records", "attach_probabilities", "render", "counts", "VERDICTS",
                  "SECTIONS", "WORLD_EVENTS", "Claim", "decimals_of", "rounds_to"):
         assert hasattr(C, name), name

@@ -2,9 +2,9 @@
 import numpy as np
 import pytest
 
-from simkit import world
-from simkit.analysis import analyze, read_table
-from simkit.design import OUT_FIELDS, Design, replicate_data, run_replicates
+from simkit.world import model as world
+from simkit.analysis.matched import analyze, read_table
+from simkit.design.replicate import OUT_FIELDS, Design, replicate_data, run_replicates
 from simkit.errors import InputError
 from simkit.kernels import seedanalysis as SA
 

@@ -5,11 +5,11 @@ import json
 import numpy as np
 import pytest
 
-from simkit import registry as R
-from simkit import world
-from simkit.analysis import analyze, read_table
+from simkit.realdata import registry as R
+from simkit.world import model as world
+from simkit.analysis.matched import analyze, read_table
 from simkit.cli import main
-from simkit.design import Design
+from simkit.design.replicate import Design
 
 DESIGN = Design(pool_size=1200, n_treated=30)
 

@@ -13,7 +13,7 @@ from oracle_matching import match as naive_match
 from simkit.errors import InputError
 from simkit.kernels import matching as K
 from simkit.kernels.rng import derive, root_key, uniform
-from simkit.matching import (CALIPER_UNIT, DEFAULT_EXACT, MatchResult, match_cohorts,
+from simkit.design.matching import (CALIPER_UNIT, DEFAULT_EXACT, MatchResult, match_cohorts,
                              prepare_pool)
 
 GREEDY = (K.NEAREST, K.FIRST, K.RANDOM, K.WORST)

@@ -8,7 +8,7 @@ import math
 import numpy as np
 import pytest
 
-from simkit import measures as P
+from simkit.report import measures as P
 
 
 def test_by_hand_tiny():
@@ -103,7 +103,7 @@ def test_cluster_robust_mcse_reduces_to_iid_and_tracks_clustered_studies():
 import pandas as pd  # noqa: E402
 from scipy.stats import norm  # noqa: E402
 
-from simkit.measures import SimsumError, simsum  # noqa: E402
+from simkit.report.measures import SimsumError, simsum  # noqa: E402
 
 
 def _twin(x, s, lo, hi, p, truth, alpha=0.05, ref=None):
@@ -317,7 +317,7 @@ def test_summarize_cli_on_a_csv(tmp_path, capsys):
 def test_clopper_pearson_against_scipy_and_rare_events():
     from scipy.stats import binomtest
 
-    from simkit.measures import clopper_pearson, proportion_interval
+    from simkit.report.measures import clopper_pearson, proportion_interval
     for k, n in ((0, 10), (3, 10), (10, 10), (1, 5000), (0, 5000), (17, 400)):
         ci = binomtest(k, n).proportion_ci(0.95, method="exact")
         lo, hi = clopper_pearson(k, n)

@@ -10,9 +10,9 @@ import math
 import numpy as np
 import pytest
 
-from simkit import world as W
-from simkit.design import OUT_FIELDS, Design, run_replicates
-from simkit.measures import cluster_se_of_mean
+from simkit.world import model as W
+from simkit.design.replicate import OUT_FIELDS, Design, run_replicates
+from simkit.report.measures import cluster_se_of_mean
 
 F = {f: i for i, f in enumerate(OUT_FIELDS)}
 BLOCK = 50
@@ -125,7 +125,7 @@ def test_recall_shift_steepens_the_treated_pre_slope():
 
 
 def test_table1_fields_are_the_matched_cohorts():
-    from simkit.design import replicate_data
+    from simkit.design.replicate import replicate_data
     th = W.build_theta()
     for k in range(3):
         rd = replicate_data(th, Design(pool_size=3000), 5, 0, k)

@@ -1,4 +1,4 @@
-"""The Monte Carlo runner and the results store (simkit.montecarlo, simkit.store).
+"""The Monte Carlo runner and the results store (simkit.runner.montecarlo, simkit.runner.store).
 
 The toy compute (tests/_toy_chunk.py) draws replicate k of condition c from the
 counter-based stream (seed, c, k); the reference for every store is the toy
@@ -22,11 +22,11 @@ import xarray as xr
 import zarr
 
 import _toy_chunk as toy
-from simkit import store
+from simkit.runner import store
 from simkit.errors import InputError
 from simkit.kernels.status import NO_EVENTS, OK
-from simkit.montecarlo import Job, RunInfo, run
-from simkit.store import open_results
+from simkit.runner.montecarlo import Job, RunInfo, run
+from simkit.runner.store import open_results
 
 TESTS = Path(__file__).resolve().parent
 SEED = 20240

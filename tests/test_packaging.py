@@ -21,7 +21,7 @@ def test_top_level_scenarios_are_the_shipped_ones():
     top = ROOT / "scenarios"
     assert shipped.resolve() == top.resolve()   # one folder, linked: they cannot drift apart
     assert sorted(p.name for p in shipped.glob("*.toml")) == sorted(p.name for p in top.glob("*.toml"))
-    from simkit.audit import scenario_dir
+    from simkit.report.audit import scenario_dir
     assert (scenario_dir() / "seed-design.toml").is_file()
 
 
@@ -73,3 +73,53 @@ def test_wheel_in_a_fresh_venv_runs_the_audit_from_an_empty_directory(tmp_path):
     assert r.returncode == 0, r.stderr[-3000:]
     assert "Traceback" not in r.stderr
     assert (empty / "audit-report" / "report.md").is_file()
+
+
+# The layers of docs/modules.md, lowest first: a module may import its own layer and
+# the layers ranked below it, never one above (function-level imports included).
+LAYER_RANK = {"errors": 0, "kernels": 1, "world": 2, "analysis": 3, "design": 4, "runner": 5, "paper": 5,
+              "sensitivity": 6, "report": 7, "realdata": 8, "api": 9, "commands": 10, "cli": 10,
+              "__init__": 11}
+
+
+def test_imports_flow_one_way_between_layers():
+    import ast
+    from pathlib import Path
+    import simkit
+    root = Path(simkit.__file__).parent
+    bad = []
+    for p in sorted(root.rglob("*.py")):
+        layer = p.relative_to(root).with_suffix("").parts[0]
+        assert layer in LAYER_RANK, f"{p}: a module outside the documented layers"
+        for node in ast.walk(ast.parse(p.read_text())):
+            if isinstance(node, ast.ImportFrom) and node.level == 0 and node.module:
+                mods = [node.module]
+            elif isinstance(node, ast.ImportFrom) and node.level:
+                assert layer in ("kernels", "paper"), f"{p}:{node.lineno}: relative import outside kernels/claims"
+                mods = []
+            elif isinstance(node, ast.Import):
+                mods = [a.name for a in node.names]
+            else:
+                continue
+            for m in mods:
+                parts = m.split(".")
+                if parts[0] != "simkit" or len(parts) == 1:
+                    continue
+                target = parts[1]
+                if target == "__version__":
+                    continue
+                rank, mine = LAYER_RANK[target], LAYER_RANK[layer]
+                if rank > mine or (rank == mine and target != layer):
+                    bad.append(f"{p.relative_to(root)}:{node.lineno} ({layer}) imports {m}")
+    assert bad == []
+
+
+def test_every_subpackage_says_what_it_holds():
+    from pathlib import Path
+    import simkit
+    root = Path(simkit.__file__).parent
+    top = [p.stem for p in root.glob("*.py")]
+    assert len(top) <= 6, f"top-level modules creep back: {top}"
+    for init in root.glob("*/__init__.py"):
+        doc = init.read_text().strip()
+        assert doc.startswith('"""') and len(doc) > 200, f"{init}: no paragraph saying what it holds"

@@ -1,4 +1,4 @@
-"""Exact power of two-proportion tests (simkit.power) against slow, obvious twins.
+"""Exact power of two-proportion tests (simkit.paper.power) against slow, obvious twins.
 
 The twin of exact power is a plain double loop over all outcomes that calls
 scipy.stats' own test on each table; the twin of the Barnard / Boschloo supremum over
@@ -13,7 +13,7 @@ import numpy as np
 import pytest
 from scipy import stats
 
-from simkit import power as P
+from simkit.paper import power as P
 from simkit.cli import main
 from simkit.errors import InputError
 

@@ -1,4 +1,4 @@
-"""Probabilistic bias analysis: [priors] in scenario files (simkit/priors.py).
+"""Probabilistic bias analysis: [priors] in scenario files (simkit/world/priors.py).
 
 Draws are inverse CDFs of keyed uniforms, so stores stay a pure function of
 (scenario, seed): the same for any chunk size or number of workers and after an
@@ -11,13 +11,13 @@ import numpy as np
 import pytest
 from scipy import stats
 
-from simkit import montecarlo
-from simkit.design import Design
+from simkit.runner import montecarlo
+from simkit.design.replicate import Design
 from simkit.errors import InputError
-from simkit.grid import build_job, study_from_dict
-from simkit.priors import Prior, parse_priors
-from simkit.store import open_results
-from simkit.world import THETA_INDEX, changes_registry
+from simkit.runner.grid import build_job, study_from_dict
+from simkit.world.priors import Prior, parse_priors
+from simkit.runner.store import open_results
+from simkit.world.model import THETA_INDEX, changes_registry
 
 SCENARIO = """
 seed = 5
@@ -119,7 +119,7 @@ def test_stores_do_not_depend_on_workers_chunks_or_resume(tmp_path):
 
 
 def test_summary_judges_each_replicate_against_its_drawn_hr(tmp_path):
-    from simkit.summary import measure, summarize
+    from simkit.report.summary import measure, summarize
     a = _store(tmp_path, "a.zarr")
     ds = summarize(tmp_path / "a.zarr")
     lhr = a["log_hr"].values.ravel()

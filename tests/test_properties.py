@@ -9,13 +9,13 @@ hypothesis = pytest.importorskip("hypothesis")
 from hypothesis import HealthCheck, assume, event, given, settings  # noqa: E402
 from hypothesis import strategies as hs  # noqa: E402
 
-from simkit import world as W  # noqa: E402
-from simkit.analysis import analyze, table_from_columns  # noqa: E402
-from simkit.design import OUT_FIELDS, Design, run_replicates  # noqa: E402
+from simkit.world import model as W  # noqa: E402
+from simkit.analysis.matched import analyze, table_from_columns  # noqa: E402
+from simkit.design.replicate import OUT_FIELDS, Design, run_replicates  # noqa: E402
 from simkit.errors import InputError  # noqa: E402
 from simkit.kernels import status as S  # noqa: E402
 from simkit.kernels.matching import SLACK  # noqa: E402
-from simkit.matching import match_cohorts  # noqa: E402
+from simkit.design.matching import match_cohorts  # noqa: E402
 
 SETTINGS = dict(deadline=None, suppress_health_check=[HealthCheck.too_slow], derandomize=True)
 COLS = ["pair_id", "arm", "sex", "race", "onset", "riluzole", "age", "ft9_stage", "alsfrs_pre",
@@ -158,7 +158,7 @@ def _value(p, draw):
 def test_every_accepted_world_runs_or_is_refused_within_seconds(data):
     """One or two world / mechanism / treatment values anywhere in their
     validated range: the probe refuses the world or a few replicates complete."""
-    from simkit.plausibility import check_world
+    from simkit.world.plausibility import check_world
     names = data.draw(hs.lists(hs.sampled_from([p.name for p in W.PARAMS]), min_size=1, max_size=2,
                                unique=True))
     params = {n: _value(W.PARAM[n], data.draw) for n in names}

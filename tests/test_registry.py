@@ -5,8 +5,8 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from simkit import registry as R
-from simkit.balance import balance_of, love_plot, smd
+from simkit.realdata import registry as R
+from simkit.realdata.balance import balance_of, love_plot, smd
 from simkit.errors import InputError
 
 M = R.MONTH_DAYS
@@ -388,7 +388,7 @@ def test_match_cli_on_a_proact_download(proact, tmp_path, capsys):
     assert "Registry: 3 patients, 1 reference candidates" in text
     assert "importer: ALSFRS: 1 row(s) of 1 patient(s) dropped: visit after the subject's death day" in text
     assert "Match rate 1/2" in text and "1 with no candidate in their exact stratum" in text
-    from simkit.analysis import read_table
+    from simkit.analysis.matched import read_table
     t = read_table(out)
     assert t.n_pairs == 1 and t.scores_reference[0].tolist() == [42, 35, 35, 35, 35]
     assert t.time_days[0, 1] == pytest.approx(365 - 183)

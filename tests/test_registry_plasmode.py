@@ -4,7 +4,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from simkit import registry as R
+from simkit.realdata import registry as R
 from simkit.errors import InputError
 
 

@@ -7,10 +7,10 @@ whose follow-up ends earlier cannot know (docs/registry.md)."""
 import numpy as np
 import pytest
 
-from simkit import registry as R
-from simkit import world
-from simkit.analysis import analyze
-from simkit.design import Design
+from simkit.realdata import registry as R
+from simkit.world import model as world
+from simkit.analysis.matched import analyze
+from simkit.design.replicate import Design
 
 # (world overrides, design, tolerance days, follow-up months)
 CASES = {

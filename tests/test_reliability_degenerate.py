@@ -14,13 +14,13 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from simkit import world as W
-from simkit.design import Design, OUT_FIELDS, run_replicates
-from simkit.grid import build_job, study_from_dict
+from simkit.world import model as W
+from simkit.design.replicate import Design, OUT_FIELDS, run_replicates
+from simkit.runner.grid import build_job, study_from_dict
 from simkit.kernels import history as H
 from simkit.kernels import status as S
-from simkit.montecarlo import run
-from simkit.store import open_results
+from simkit.runner.montecarlo import run
+from simkit.runner.store import open_results
 
 ROOT = Path(__file__).resolve().parents[1]
 SEED = tomllib.loads((ROOT / "scenarios" / "seed-design.toml").read_text())

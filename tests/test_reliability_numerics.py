@@ -6,7 +6,7 @@ import time
 import numpy as np
 import pytest
 
-from simkit.analysis import analyze, table_from_columns
+from simkit.analysis.matched import analyze, table_from_columns
 from simkit.kernels import cox as C
 from simkit.kernels import logistic as L
 from simkit.kernels import status as S

@@ -21,10 +21,10 @@ import xarray as xr
 import zarr
 
 import _toy_chunk as toy
-from simkit import store
+from simkit.runner import store
 from simkit.errors import InputError
-from simkit.montecarlo import run
-from simkit.store import open_results
+from simkit.runner.montecarlo import run
+from simkit.runner.store import open_results
 
 TESTS = Path(__file__).parent
 N, CS = 120, 6          # 6 conditions x 20 chunks
@@ -38,7 +38,7 @@ def _env(mark):
 CHILD = """
 import sys
 import _toy_chunk as toy
-from simkit.montecarlo import run
+from simkit.runner.montecarlo import run
 job, _ = toy.make_job(n_replicates=int(sys.argv[2]), chunk_size=int(sys.argv[3]), sleep=float(sys.argv[4]))
 try:
     run(job, sys.argv[1], jobs=int(sys.argv[5]), backend=sys.argv[6], progress=False)

@@ -25,7 +25,7 @@ import sys
 import numpy as np
 import pytest
 
-from simkit.design import OUT_FIELDS, Design, replicate_data, run_replicates
+from simkit.design.replicate import OUT_FIELDS, Design, replicate_data, run_replicates
 from simkit.kernels import history as H
 
 # world defaults as of the golden revision (seed-design.toml)
@@ -60,7 +60,7 @@ WORLDS = {"base": BASE, "fair": FAIR, "effect": EFFECT}
 def theta_of(name):
     # parameters added after the golden revision keep their defaults, which must
     # reproduce the world as it was (new mechanisms default to the old behaviour)
-    from simkit.world import default_params
+    from simkit.world.model import default_params
     vals = {**default_params(), **WORLDS[name]}
     assert set(WORLDS[name]) <= set(H.THETA_NAMES), "a golden parameter was removed or renamed"
     return np.array([vals[n] for n in H.THETA_NAMES], dtype=np.float64)
@@ -308,7 +308,7 @@ def test_treated_cohort_only_is_treated_cohort():
 
 
 def test_replicate_data_twin_is_the_worlds_twin():
-    from simkit import world
+    from simkit.world import model as world
     _, w, kw, seed, cond, _a, _b = _case("effect")
     rd = replicate_data(theta_of(w), Design(**kw), seed, cond, 4)
     tr = world.generate_treated(theta_of(w), world.treated_key(seed, cond, 4), Design(**kw).n_treated)

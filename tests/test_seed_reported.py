@@ -7,7 +7,7 @@ import numpy as np
 from simkit.kernels.cox import wald
 from simkit.kernels.logistic import logistic_fit
 from simkit.kernels import status as st
-from simkit.seedpaper import reported
+from simkit.paper.seed import reported
 
 Z = 1.959963984540054
 

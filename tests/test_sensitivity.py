@@ -1,4 +1,4 @@
-"""E-values, the latent-u translation and the tipping-point search (simkit.sensitivity)."""
+"""E-values, the latent-u translation and the tipping-point search (simkit.sensitivity.tipping)."""
 import json
 import math
 
@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 from scipy.stats import norm
 
-from simkit import sensitivity as S
+from simkit.sensitivity import evalues as EV, tipping as S
 from simkit.errors import InputError
 
 # ----------------------------------------------------------------- E-values
@@ -14,13 +14,13 @@ from simkit.errors import InputError
 
 def test_e_values_match_the_r_package_evalue():
     # EValue::evalues.HR(0.30, 0.16, 0.59, rare = FALSE): 3.97 and 2.24; rare = TRUE: 6.12 (2.78)
-    ev = S.e_values(0.30, 0.16, 0.59)
+    ev = EV.e_values(0.30, 0.16, 0.59)
     assert ev.estimate == pytest.approx(3.97, abs=0.005)
     assert ev.ci_limit == pytest.approx(2.24, abs=0.005)
     assert ev.estimate_rare == pytest.approx(6.12, abs=0.005)
     assert ev.ci_limit_rare == pytest.approx(2.78, abs=0.005)
     assert ev.rr_estimate == pytest.approx(0.440, abs=5e-4) and ev.rr_estimate_rare == 0.30
-    assert S.e_values(0.30, 0.16, 0.59, rare=True).estimate == ev.estimate_rare
+    assert EV.e_values(0.30, 0.16, 0.59, rare=True).estimate == ev.estimate_rare
 
 
 def _twin_evalue_hr(est, lo, hi, rare):
@@ -49,12 +49,12 @@ def test_e_values_twin_on_random_inputs():
         se = rng.uniform(0.01, 1.0)
         lo, hi = hr * math.exp(-1.96 * se), hr * math.exp(1.96 * se)
         rare = bool(rng.integers(2))
-        ev = S.e_values(hr, lo, hi, rare=rare)
+        ev = EV.e_values(hr, lo, hi, rare=rare)
         e, lim = _twin_evalue_hr(hr, lo, hi, rare)
         assert ev.estimate == pytest.approx(e, rel=1e-12)
         assert ev.ci_limit == pytest.approx(lim, rel=1e-12)
         # symmetric in the direction of the effect (rr(1/h) = 1/rr(h))
-        inv = S.e_values(1 / hr, 1 / hi, 1 / lo, rare=rare)
+        inv = EV.e_values(1 / hr, 1 / hi, 1 / lo, rare=rare)
         assert inv.estimate == pytest.approx(ev.estimate, rel=1e-9)
         assert inv.ci_limit == pytest.approx(ev.ci_limit, rel=1e-9)
         assert ev.estimate >= ev.ci_limit >= 1.0
@@ -63,7 +63,7 @@ def test_e_values_twin_on_random_inputs():
 @pytest.mark.parametrize("hr,lo,hi,e,lim", [(1.0, 0.5, 2.0, 1.0, 1.0), (0.7, 0.4, 1.0, None, 1.0),
                                              (1.5, 1.0, 2.2, None, 1.0)])
 def test_e_values_edges(hr, lo, hi, e, lim):
-    ev = S.e_values(hr, lo, hi)
+    ev = EV.e_values(hr, lo, hi)
     assert ev.ci_limit == lim and ev.rr_ci_limit is None
     if e is not None:
         assert ev.estimate == e
@@ -74,23 +74,23 @@ def test_e_values_edges(hr, lo, hi, e, lim):
                                         ((True, 0.1, 2), "hr")])
 def test_e_values_bad_input(args, where):
     with pytest.raises(InputError) as e:
-        S.e_values(*args)
+        EV.e_values(*args)
     assert e.value.where == where
 
 
 def test_latent_u_translation():
-    ev = S.e_values(0.30, 0.16, 0.59)
-    lu = S.latent_u(ev, beta_u=-0.40)
+    ev = EV.e_values(0.30, 0.16, 0.59)
+    lu = EV.latent_u(ev, beta_u=-0.40)
     assert lu.mean_difference == pytest.approx(math.log(0.30) / -0.40)
     assert lu.mean_difference_ci == pytest.approx(math.log(0.59) / -0.40)
     # the u-contrast's own HR, converted like the paper's, is the E-value's RR
-    assert float(S.hr_to_rr(math.exp(0.40 * lu.e_value_contrast))) == pytest.approx(ev.estimate, rel=1e-9)
-    assert float(S.hr_to_rr(math.exp(0.40 * lu.e_value_contrast_ci))) == pytest.approx(ev.ci_limit, rel=1e-9)
-    rare = S.latent_u(S.e_values(0.30, 0.16, 0.59, rare=True), beta_u=-0.40)
+    assert float(EV.hr_to_rr(math.exp(0.40 * lu.e_value_contrast))) == pytest.approx(ev.estimate, rel=1e-9)
+    assert float(EV.hr_to_rr(math.exp(0.40 * lu.e_value_contrast_ci))) == pytest.approx(ev.ci_limit, rel=1e-9)
+    rare = EV.latent_u(EV.e_values(0.30, 0.16, 0.59, rare=True), beta_u=-0.40)
     assert rare.e_value_contrast == pytest.approx(math.log(ev.estimate_rare) / 0.40, rel=1e-6)
     assert "3.0 SD" in lu.sentence and lu.assumptions
     with pytest.raises(InputError):
-        S.latent_u(ev, beta_u=0.0)
+        EV.latent_u(ev, beta_u=0.0)
 
 
 # ----------------------------------------------------------- the root search
@@ -153,7 +153,7 @@ def test_first_crossing():
 
 
 def test_knobs_cover_every_world_mechanism():
-    from simkit.world import MECHANISMS_OFF, PARAM
+    from simkit.world.model import MECHANISMS_OFF, PARAM
     kn = S.knobs()
     assert set(MECHANISMS_OFF) <= set(kn)
     for name, off in MECHANISMS_OFF.items():

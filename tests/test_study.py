@@ -6,8 +6,8 @@ import pytest
 
 from simkit.cli import main
 from simkit.errors import InputError
-from simkit.grid import build_job, study_from_dict
-from simkit.store import open_results
+from simkit.runner.grid import build_job, study_from_dict
+from simkit.runner.store import open_results
 
 TINY = {"seed": 7, "replicates": 12, "design": {"pool_size": 1500, "n_treated": 20},
         "run": {"chunk_size": 5}}
@@ -91,7 +91,7 @@ def test_run_bad_flags(tmp_path, capsys):
 
 
 def test_simulate_matched_then_analyze_reproduces_the_run(tmp_path, capsys):
-    from simkit.grid import load_study
+    from simkit.runner.grid import load_study
     f = _toml(tmp_path, '[grid]\n"treatment.hr" = [1.0, 0.5]\n')
     store = tmp_path / "r.zarr"
     assert main(["run", str(f), "--out", str(store), "--jobs", "1", "--quiet"]) == 0
@@ -132,7 +132,7 @@ def test_plots_of_a_store_and_dask_backend(tmp_path, capsys):
 
 def test_scenarios_readme_lists_every_key():
     from pathlib import Path
-    from simkit.scenario import fields_markdown
+    from simkit.runner.scenario import fields_markdown
     readme = (Path(__file__).parents[1] / "scenarios" / "README.md").read_text()
     block = readme.split("<!-- fields:start -->")[1].split("<!-- fields:end -->")[0]
     assert block.strip() == fields_markdown().strip()
@@ -141,6 +141,6 @@ def test_scenarios_readme_lists_every_key():
 @pytest.mark.parametrize("name", ["seed-design", "null-world", "power", "caliper", "claim-11-per-group"])
 def test_shipped_scenarios_load(name):
     from pathlib import Path
-    from simkit.grid import load_study
+    from simkit.runner.grid import load_study
     s = load_study(Path(__file__).parents[1] / "scenarios" / f"{name}.toml")
     assert len(s.conditions) >= 1 and s.replicates >= 1

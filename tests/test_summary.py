@@ -1,4 +1,4 @@
-"""The store summary as an xarray.Dataset (simkit.summary): the same numbers as the dict
+"""The store summary as an xarray.Dataset (simkit.report.summary): the same numbers as the dict
 summary it replaced, its layout, and the share of every status code."""
 import json
 
@@ -7,7 +7,7 @@ import pytest
 
 from simkit.cli import main
 from simkit.kernels.status import NAMES
-from simkit.summary import flat, measure, summarize, to_json
+from simkit.report.summary import flat, measure, summarize, to_json
 
 from _old_summary import summarize_store as old_summarize_store
 
@@ -63,7 +63,7 @@ def test_layout_and_lookups(stores):
 
 
 def test_status_shares_sum_to_one_and_match_the_codes(stores):
-    from simkit.store import open_results
+    from simkit.runner.store import open_results
     ds = summarize(stores["grid"])
     raw = open_results(stores["grid"], variables=["cox_status"])
     for f in ("cox_status", "replicate_status", "ols_status"):

@@ -1,4 +1,4 @@
-"""The two-process compilation of a fresh install (simkit/warmup.py).
+"""The two-process compilation of a fresh install (simkit/kernels/warmup.py).
 
 One test compiles everything from an empty numba cache in a new interpreter
 (about 25 s on 2 cores): the helper process's analysis kernels must be loaded
@@ -17,7 +17,7 @@ import sys
 import numpy as np
 import pytest
 
-from simkit import warmup
+from simkit.kernels import warmup
 from simkit.kernels import seedanalysis as SA
 
 PROBE = r"""
@@ -31,8 +31,9 @@ class L(ev.Listener):
     def on_end(self, e):
         pass
 ev.register("numba:compile", L())
-from simkit import warmup, world
-from simkit import design as D
+from simkit.kernels import warmup
+from simkit.world import model as world
+from simkit.design import replicate as D
 cold = warmup.is_cold()
 secs = warmup.warm_up()
 rows = D.run_replicates(world.build_theta(), D.Design(pool_size=2000), 7, 0, 0, 3)

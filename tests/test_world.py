@@ -9,10 +9,10 @@ import numpy as np
 import pytest
 from scipy.stats import norm
 
-from simkit import truth as T
-from simkit import world as W
+from simkit.world import truth as T
+from simkit.world import model as W
 from simkit.errors import InputError
-from simkit.export import TABLE_COLUMNS
+from simkit.world.export import TABLE_COLUMNS
 from simkit.kernels import history as H
 from simkit.kernels import rng
 
@@ -669,7 +669,7 @@ def test_true_effects():
 
 def test_true_effects_where_the_kernels_stop():
     # hr 0.7 with era_hr 1: on these 2 x 200,000 rows the kernels' Efron fits (cox_binary,
-    # cox_fit) stop NOT_CONVERGED (their score's rounding floor, see simkit/truth.py);
+    # cox_fit) stop NOT_CONVERGED (their score's rounding floor, see simkit/world/truth.py);
     # the truth's own fit must converge
     th = W.build_theta(hr=0.7, era_hr=1.0)
     eff = T.true_effects(th)
@@ -714,7 +714,7 @@ def test_pool_key_policies():
 
 _REPRO = textwrap.dedent("""
     import hashlib, numpy as np
-    from simkit import world as W
+    from simkit.world import model as W
     th = W.build_theta(hr=0.7, log_hr_sd=0.2)
     p = W.generate_pool(th, W.pool_key(11, 2, 3, "replicate"), 3000)
     o = W.pool_outcomes(th, p.keys[::7])
@@ -775,7 +775,7 @@ def _write(tmp_path, text):
 def test_seed_design_scenario_loads():
     from pathlib import Path
 
-    from simkit.scenario import load_scenario
+    from simkit.runner.scenario import load_scenario
     sc = load_scenario(Path(__file__).resolve().parents[1] / "scenarios" / "seed-design.toml")
     assert sc.design["n_treated"] == 67 and sc.design["pool_size"] == 10_000
     assert sc.design["caliper"] == 0.5
@@ -799,7 +799,7 @@ def test_seed_design_scenario_loads():
     ("world = 3\n", "world", "expected a [world] table"),
 ])
 def test_scenario_errors_name_the_field(tmp_path, text, where, what):
-    from simkit.scenario import load_scenario
+    from simkit.runner.scenario import load_scenario
     with pytest.raises(InputError) as e:
         load_scenario(_write(tmp_path, text))
     assert e.value.where == where
@@ -807,7 +807,7 @@ def test_scenario_errors_name_the_field(tmp_path, text, where, what):
 
 
 def test_scenario_bad_toml_and_missing_file(tmp_path):
-    from simkit.scenario import load_scenario
+    from simkit.runner.scenario import load_scenario
     with pytest.raises(InputError, match="not valid TOML"):
         load_scenario(_write(tmp_path, "[world\n"))
     with pytest.raises(InputError, match="cannot read"):

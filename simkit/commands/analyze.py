@@ -27,7 +27,7 @@ def _fmt(x, spec=".3g"):
 
 
 def render(res, source) -> str:
-    from ..seedpaper import reported
+    from simkit.paper.seed import reported
     rep = reported()
     d = res.to_dict()
     s, pr = rep["survival"], rep["progression"]
@@ -84,10 +84,10 @@ def render(res, source) -> str:
 
 
 def run(args):
-    from ..warmup import python_kernels_if_cold
+    from simkit.kernels.warmup import python_kernels_if_cold
     python_kernels_if_cold(args.file)   # a first, small analysis: no 35 s of compilation
-    from ..analysis import analyze, read_table
-    from . import print_json
+    from simkit.analysis.matched import analyze, read_table
+    from simkit.commands import print_json
 
     table = read_table(args.file)
     res = analyze(table, firth=args.firth)
@@ -96,7 +96,7 @@ def run(args):
     else:
         print(render(res, args.file))
     if args.plot:
-        from ..plots import plot_analysis
+        from simkit.report.plots import plot_analysis
         plot_analysis(table, res, args.plot)
         if not args.json:
             print(f"\nplot written to {args.plot}")

@@ -18,7 +18,7 @@ def register(p):
 
 
 def run(args):
-    from ..audit import run_audit
+    from simkit.report.audit import run_audit
     run_audit(args.scenario, out=args.out, reps=args.reps, jobs=args.jobs,
               progress=False if args.quiet else None)
     return 0

@@ -18,22 +18,23 @@ def register(p):
 
 
 def run(args):
-    from ..errors import InputError
+    from simkit.errors import InputError
     if args.n < 1000:
         raise InputError("--n", f"expected an integer >= 1000, got {args.n}")
     if not 2 <= args.batches <= args.n // 200:
         raise InputError("--batches", f"expected an integer in [2, n / 200], got {args.batches}")
     if args.seed < 0:
         raise InputError("--seed", f"expected an integer >= 0, got {args.seed}")
-    from .. import calibration, world
+    from simkit.world import calibration
+    from simkit.world import model as world
     if args.scenario:
-        from ..scenario import load_scenario
+        from simkit.runner.scenario import load_scenario
         theta = load_scenario(args.scenario).theta()
     else:
         theta = world.build_theta()
     rows = calibration.run_calibration(theta, n=args.n, seed=args.seed, batches=args.batches)
     if args.json:
-        from . import print_json
+        from simkit.commands import print_json
         print_json([{k: r[k] for k in ("name", "target", "value", "mcse", "low", "high", "ok")}
                     for r in rows])
     else:

@@ -29,9 +29,9 @@ def register(p):
 
 
 def run(args):
-    from ..claims import VERDICTS, ledger, render, to_records
-    from . import print_json
-    from ..errors import InputError
+    from simkit.paper.claims import VERDICTS, ledger, render, to_records
+    from simkit.commands import print_json
+    from simkit.errors import InputError
 
     claims = ledger()
     if args.verdict:

@@ -13,7 +13,7 @@ DEFAULT_EXACT = ("sex", "race", "onset", "ft9_stage", "riluzole")
 
 
 def _exact(text):
-    from ..choices import CHOICE
+    from simkit.design.choices import CHOICE
     names = [s.strip() for s in text.split(",") if s.strip()] if text.strip().lower() != "none" else []
     return CHOICE["exact"].check(names, "--exact")
 
@@ -32,7 +32,7 @@ def register(p):
                         "'none' for none)")
     p.add_argument("--policy", default="nearest", metavar="P",
                    help="which eligible candidate a treated patient gets: a match_choice (nearest, first, "
-                        "random, worst) or optimal (match_order 'optimal'); default nearest (simkit.choices)")
+                        "random, worst) or optimal (match_order 'optimal'); default nearest (simkit.design.choices)")
     p.add_argument("--order", default="given", metavar="O",
                    help="match_order of a greedy match: given (the file's), random or hardest_first")
     p.add_argument("--match-peek", type=int, default=1, metavar="K",
@@ -55,9 +55,9 @@ def register(p):
 def run(args):
     import math
 
-    from . import print_json
-    from ..errors import InputError
-    from ..registry import match_registry, read_registry, read_treated, reference_candidates
+    from simkit.commands import print_json
+    from simkit.errors import InputError
+    from simkit.realdata.registry import match_registry, read_registry, read_treated, reference_candidates
 
     try:
         caliper = float(args.caliper)
@@ -77,7 +77,7 @@ def run(args):
     treated = read_treated(args.treated)
     reg = read_registry(args.registry)
     cand = reference_candidates(reg, tol, fu)
-    from ..choices import CHOICE, from_policy
+    from simkit.design.choices import CHOICE, from_policy
     order = CHOICE["match_order"].check(args.order, "--order")
     if order == "optimal":
         raise InputError("--order", "expected given, random or hardest_first (optimal is a --policy)")
@@ -93,7 +93,7 @@ def run(args):
         if args.candidates:
             cand.table.to_csv(args.candidates, index=False, float_format="%.17g")
         if args.plot:
-            from ..balance import love_plot
+            from simkit.realdata.balance import love_plot
             love_plot(m.balance, args.plot)
     except OSError as e:
         raise InputError("--out / --candidates / --plot", f"cannot write: {e.strerror or e}") from None

@@ -17,7 +17,7 @@ def register(p):
 
 
 def run(args):
-    from .. import plots
+    from simkit.report import plots
     if args.kind == "zip":
         plots.zip_plot(args.store, args.out, truth=args.truth, conditions=args.condition)
     elif args.kind == "hist":

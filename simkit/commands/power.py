@@ -65,7 +65,7 @@ def _n(ss):
 
 
 def render(res) -> str:
-    from ..power import PAPER_CLAIM, TEST_LABELS
+    from simkit.paper.power import PAPER_CLAIM, TEST_LABELS
     d = res.to_dict()
     other = sorted(res.exact_at)
     head = (f"simkit power: alive at end of observation {_pct(res.p_treated)} treated vs "
@@ -109,9 +109,9 @@ def render(res) -> str:
 
 
 def run(args):
-    from . import print_json
-    from ..errors import InputError
-    from ..power import TESTS, power_analysis
+    from simkit.commands import print_json
+    from simkit.errors import InputError
+    from simkit.paper.power import TESTS, power_analysis
     tests = tuple(args.test) if args.test else TESTS
     for t in tests:
         if t not in TESTS:

@@ -19,9 +19,9 @@ def register(p):
 def run(args):
     from pathlib import Path
 
-    from ..errors import InputError
-    from ..grid import build_job, load_study
-    from ..montecarlo import run as mc_run
+    from simkit.errors import InputError
+    from simkit.runner.grid import build_job, load_study
+    from simkit.runner.montecarlo import run as mc_run
 
     if args.reps is not None and args.reps < 1:
         raise InputError("--reps", f"expected an integer >= 1, got {args.reps}")

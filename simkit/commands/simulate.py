@@ -16,9 +16,9 @@ def register(p):
 
 
 def run(args):
-    from ..errors import InputError
-    from ..grid import design_of, load_study
-    from ..export import replicate_table
+    from simkit.errors import InputError
+    from simkit.runner.grid import design_of, load_study
+    from simkit.world.export import replicate_table
     if args.replicate < 0:
         raise InputError("--replicate", f"expected an integer >= 0, got {args.replicate}")
     if args.condition < 0:
@@ -29,7 +29,7 @@ def run(args):
                                         f"expected 0..{len(study.conditions) - 1}, got {args.condition}")
     sc = study.conditions[args.condition].scenario
     if args.matched:
-        from ..design import replicate_data
+        from simkit.design.replicate import replicate_data
         rd = replicate_data(sc.theta(), design_of(sc, study.firth), sc.seed,
                             study.key_condition(args.condition), args.replicate)
         try:

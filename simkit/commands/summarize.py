@@ -9,7 +9,7 @@ TABLE_FLAGS = ("estimate", "se", "true", "method", "ref", "by", "ci", "p", "rep"
 def register(p):
     p.add_argument("store", metavar="STORE|TABLE.csv",
                    help="a store written by `simkit run`, or a CSV with one row per replicate (x method x "
-                        "condition): the measures of simkit.measures.simsum (docs/summary.md)")
+                        "condition): the measures of simkit.report.measures.simsum (docs/summary.md)")
     p.add_argument("--json", action="store_true", help="print JSON")
     g = p.add_argument_group("a CSV table (like rsimsum::simsum)")
     g.add_argument("--estimate", metavar="COL", help="column of point estimates (required for a CSV)")
@@ -102,9 +102,9 @@ def render_table(ds, source) -> str:
 def _run_table(args):
     import pandas as pd
 
-    from . import print_json
-    from ..errors import InputError
-    from ..measures import SimsumError, simsum
+    from simkit.commands import print_json
+    from simkit.errors import InputError
+    from simkit.report.measures import SimsumError, simsum
     where = args.store
     for flag in ("estimate", "true"):
         if getattr(args, flag) is None:
@@ -142,9 +142,9 @@ def _is_table(path) -> bool:
 
 
 def run(args):
-    from . import print_json
-    from ..errors import InputError
-    from ..summary import summarize, to_json
+    from simkit.commands import print_json
+    from simkit.errors import InputError
+    from simkit.report.summary import summarize, to_json
     if _is_table(args.store):
         return _run_table(args)
     used = [f for f in TABLE_FLAGS if getattr(args, f) is not None]

@@ -76,11 +76,12 @@ def run(args):
     import os
     from pathlib import Path
 
-    from . import clean_json, print_json
-    from ..errors import InputError
-    from ..scenario import read_toml
-    from ..sensitivity import Target, e_values, latent_u, tipping_points
-    from ..seedpaper import reported
+    from simkit.commands import clean_json, print_json
+    from simkit.errors import InputError
+    from simkit.runner.scenario import read_toml
+    from simkit.sensitivity.evalues import e_values, latent_u
+    from simkit.sensitivity.tipping import Target, tipping_points
+    from simkit.paper.seed import reported
 
     if args.target_hr is not None and not 0 < args.target_hr < 1:
         raise InputError("--target-hr", f"expected a hazard ratio in (0, 1), got {args.target_hr}")
@@ -106,7 +107,7 @@ def run(args):
         d.mkdir(parents=True, exist_ok=True)
         (d / "tipping-points.md").write_text(markdown(res, ev, lu))
         (d / "tipping-points.json").write_text(json.dumps(clean_json(doc), indent=2) + "\n")
-        from ..plots import tipping_plot
+        from simkit.report.plots import tipping_plot
         tipping_plot(res, d / "tipping-points.png")
     if args.json:
         print_json(doc)

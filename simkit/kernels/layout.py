@@ -141,6 +141,8 @@ POOL_PER_CONDITION = 0
 POOL_PER_REPLICATE = 1
 POOL_PER_BLOCK = 2
 POOL_LABEL = 1 << 62  # replicate label reserved for condition / block pools
+# the pool policies by name: the design vocabulary (design/choices.py) and world.pool_key read this one map
+POOL_POLICIES = {"condition": POOL_PER_CONDITION, "replicate": POOL_PER_REPLICATE, "block": POOL_PER_BLOCK}
 
 PURPOSE_BASE = 1      # covariates, u, rate, duration, shares, design draws
 PURPOSE_TRAJ = 2      # within-patient variation w(t), counter = visit slot

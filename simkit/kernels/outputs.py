@@ -53,7 +53,7 @@ ANALYSIS = (
     ("early_ci_high", F8, "log-odds per point", "upper end of its Wald 95% CI"),
     ("early_p", F8, "", "its Wald p-value"),
     ("early_status", I4, "reason code", "status of the early-response logistic fit"),
-    ("signed_rank_stat", F8, "", "Wilcoxon signed-rank statistic (treated, pre vs during rate)"),
+    ("signed_rank_statistic", F8, "", "Wilcoxon signed-rank statistic (treated, pre vs during rate)"),
     ("signed_rank_p", F8, "", "its two-sided p-value (scipy.stats.wilcoxon defaults)"),
     ("signed_rank_n", F8, "patients", "non-zero differences used"),
     ("signed_rank_status", I4, "reason code", "status of the signed-rank test"),

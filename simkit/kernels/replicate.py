@@ -27,7 +27,7 @@ from .outputs import DESIGN_NAMES as DESIGN_FIELDS
 from .rng import derive, root_key
 
 # --- design vector ----------------------------------------------------------
-# Slots of the flat float64 vector the analyst's choices fill (simkit/choices.py
+# Slots of the flat float64 vector the analyst's choices fill (simkit/design/choices.py
 # maps each choice to its slot; this is the layout the kernels read).
 DESIGN_NAMES = (
     "n_treated", "pool_size", "caliper", "policy", "order",
@@ -487,7 +487,7 @@ def run_chunk(thetas, dvec, seed, condition, start, stop, out):
     thetas (1, N_THETA): one world for every replicate; or (stop - start,
     N_THETA): replicate start + r in world thetas[r] (parameters drawn from
     priors).  Parameters that change the registry must then be constant within
-    each registry (simkit/priors.py draws them per registry).
+    each registry (simkit/world/priors.py draws them per registry).
     The pool is regenerated only when the replicate's pool key changes (per
     replicate, per block or once per condition), which gives the same numbers as
     regenerating it every time.  Each pool is sorted once (prepare_pool_grid:

@@ -63,7 +63,7 @@ EARLY_CI_LOW = _I("early_ci_low")
 EARLY_CI_HIGH = _I("early_ci_high")
 EARLY_P = _I("early_p")
 EARLY_STATUS = _I("early_status")
-SIGNED_RANK_STAT = _I("signed_rank_stat")
+SIGNED_RANK_STATISTIC = _I("signed_rank_statistic")
 SIGNED_RANK_P = _I("signed_rank_p")
 SIGNED_RANK_N = _I("signed_rank_n")
 SIGNED_RANK_STATUS = _I("signed_rank_status")
@@ -299,7 +299,7 @@ def _signed_rank(scores, n, out):
     out[SIGNED_RANK_STATUS] = status
     out[SIGNED_RANK_N] = n_used
     if status == st.OK:
-        out[SIGNED_RANK_STAT] = stat
+        out[SIGNED_RANK_STATISTIC] = stat
         out[SIGNED_RANK_P] = p
 
 

@@ -1,0 +1,248 @@
+"""The seed summary of a simkit store: performance measures per condition as an xarray.Dataset.
+
+`summarize(store)` gives, for every condition of a finished `simkit run`, the
+measures of simkit.report.measures (each with its Monte Carlo SE and the n of
+replicates it rests on) of the seed design's estimates: the log HR against the
+conditional and the marginal truth, HR quantiles, rejection rates, mean response
+classes, P(a result as extreme as the paper's), the match rate, and the share of
+each status code of every `*_status` field.  Layout: docs/summary.md.
+
+`to_json(ds)` turns it into the nested dict of `simkit summarize --json`.
+"""
+from __future__ import annotations
+
+import re
+
+import numpy as np
+
+from simkit.report.measures import Measure, estimator_measures, mean, proportion, quantile, rejection
+from simkit.kernels.status import NAMES as STATUS_NAMES
+
+FIELDS = ["log_hr", "log_hr_se", "hr", "hr_ci_low", "hr_ci_high", "hr_p", "min_survival_p", "min_subgroup_p",
+          "n_decreased", "n_no_change", "n_increased", "median_days_treated", "median_days_reference",
+          "match_rate", "signed_rank_p", "treated_p", "treated_coef"]
+ESTIMATOR = ("bias", "relative_bias", "empirical_se", "model_se", "relative_se_error_pct", "mse", "degenerate",
+             "coverage", "be_coverage")
+HR_QUANTILES = (0.025, 0.25, 0.5, 0.75, 0.975)
+CLASSES = ("n_decreased", "n_no_change", "n_increased")
+EXTREME = ("hr_and_p", "hr", "n_decreased_ge_21", "median_ratio_ge_paper", "signed_rank_p", "ols_p")
+
+
+def measure_paths(marginal: bool, status_fields) -> dict:
+    """{measure name in the Dataset: its path in the JSON summary}, in the Dataset's order."""
+    out = {k: ("vs_conditional", k) for k in ESTIMATOR + ("rejection",)}
+    if marginal:
+        out.update({f"marginal_{k}": ("vs_marginal", k) for k in ESTIMATOR})
+    out.update({f"hr_q{q:g}": ("hr_quantiles", f"q{q:g}") for q in HR_QUANTILES})
+    out["rejection_min_of_5_tests"] = ("rejection_min_of_5_tests",)
+    out["rejection_any_subgroup"] = ("rejection_any_subgroup",)
+    out.update({f"mean_{k}": ("mean_classes", k) for k in CLASSES})
+    out.update({f"p_extreme_{k}": ("p_as_extreme_as_paper", k) for k in EXTREME})
+    for k in ("match_rate", "degenerate_cox", "nothing_matched"):
+        out[k] = (k,)
+    for f in status_fields:
+        out.update({f"{f}={r}": ("status_shares", f, r) for r in STATUS_NAMES.values()})
+    return out
+
+
+def _paper():
+    from simkit.paper.seed import reported
+    r = reported()
+    return r["survival"], r["progression"]
+
+
+def condition_measures(v: dict, conditional_log_hr: float, marginal_log_hr: float | None, alpha: float = 0.05,
+                       clusters=None, status_fields=()) -> dict:
+    """{measure name: Measure} of one condition from its per-replicate arrays `v` (field -> array).
+
+    clusters: one label per replicate for replicates that share a registry (MCSEs are
+    then cluster-robust), or None for independent replicates."""
+    s, p = _paper()
+    c = clusters
+    est, se = v["log_hr"], v["log_hr_se"]
+    lo, hi = np.log(v["hr_ci_low"]), np.log(v["hr_ci_high"])
+    out = dict(estimator_measures(est, se, conditional_log_hr, lo, hi, v["hr_p"], alpha, clusters=c))
+    if marginal_log_hr is not None:
+        out.update({f"marginal_{k}": m for k, m in
+                    estimator_measures(est, se, marginal_log_hr, lo, hi, clusters=c).items()})
+    hr = v["hr"]
+    out.update({f"hr_q{q:g}": quantile(hr, q, clusters=c) for q in HR_QUANTILES})
+    out["rejection_min_of_5_tests"] = rejection(v["min_survival_p"], alpha, "rejection_min5", c)
+    out["rejection_any_subgroup"] = rejection(v["min_subgroup_p"], alpha, "rejection_subgroup", c)
+    out.update({f"mean_{k}": mean(v[k], k, c) for k in CLASSES})
+    ok = np.isfinite(hr)
+    ratio = v["median_days_treated"] / v["median_days_reference"]
+    ext = {
+        "hr_and_p": np.where(ok, (hr <= s["hr"]) & (v["hr_p"] <= s["hr_p"]), np.nan),
+        "hr": np.where(ok, hr <= s["hr"], np.nan),
+        "n_decreased_ge_21": v["n_decreased"] >= p["n_decreased"],
+        "median_ratio_ge_paper": np.where(np.isfinite(ratio), ratio >= s["median_days_treated"]
+                                          / s["median_days_reference"], np.nan),
+        "signed_rank_p": np.where(np.isfinite(v["signed_rank_p"]), v["signed_rank_p"] <= p["signed_rank_p"], np.nan),
+        # same direction as the paper (treated decline slower) and p at most the paper's
+        "ols_p": np.where(np.isfinite(v["treated_p"]),
+                          (v["treated_p"] <= p["ols_treated_p"]) & (v["treated_coef"] < 0), np.nan),
+    }
+    out.update({f"p_extreme_{k}": proportion(f, clusters=c) for k, f in ext.items()})
+    out["match_rate"] = mean(v["match_rate"], "match_rate", c)
+    out["degenerate_cox"] = proportion(v["cox_status"] != 0, "degenerate_cox", c)
+    out["nothing_matched"] = proportion(v["replicate_status"] != 0, "nothing_matched", c)
+    for f in status_fields:
+        for code, reason in STATUS_NAMES.items():
+            out[f"{f}={reason}"] = proportion(v[f] == code, f"{f}={reason}", c)
+    return out
+
+
+def registry_clusters(attrs: dict, c: int, n_replicates: int):
+    """(cluster labels or None, note): how condition c's replicates share registries."""
+    pools = attrs.get("pool_policies")
+    if not pools:
+        return None, "replicates treated as independent (store without pool-policy record)"
+    policy, block = pools[c]
+    if policy == "block":
+        return (np.arange(n_replicates) // int(block),
+                f"cluster-robust: {int(block)} replicates share each registry")
+    if policy == "condition":
+        return None, ("one registry for all replicates: MCSEs are conditional on that registry and do not "
+                      "include registry-to-registry variation")
+    return None, "replicates independent (a new registry each)"
+
+
+def identifier(key: str) -> str:
+    """A store coordinate's name as a Python identifier: 'treatment.hr' -> 'treatment_hr'."""
+    name = re.sub(r"\W", "_", str(key))
+    return name if name.isidentifier() else f"_{name}"
+
+
+def condition_dims(ds) -> list:
+    """The dims of a summary (or store) Dataset that index conditions (all but measure/replicate)."""
+    return [d for d in ds.dims if d not in ("measure", "replicate")]
+
+
+def flat(ds, name):
+    """Variable or coordinate `name` per condition, in the store's condition order (C-order of the grid)."""
+    cd = condition_dims(ds)
+    a = ds[name].broadcast_like(ds["condition"]).transpose(*cd, ...)
+    return a.values.reshape((ds["condition"].size,) + a.shape[len(cd):])
+
+
+def summarize(store):
+    """Performance of a finished `simkit run` store as an xarray.Dataset.
+
+    Dims: the grid's parameters (as identifiers, the scenario's dotted key in each dim's
+    attrs["key"]) or `condition` for explicit rows, then `measure`.  Variables: `estimate`,
+    `mcse`, `n` (replicates the measure rests on) and `n_valid` (replicates with a finite log
+    HR).  Coordinates per condition: the store's condition index and coordinates, the truths
+    (`conditional_log_hr`, `truth_<key>` from the world's counterfactual twins) and
+    `mcse_note` (how replicates share registries)."""
+    import xarray as xr
+
+    from simkit.runner.store import open_results, read_status
+    st = read_status(store)
+    status_fields = [f for f in st["attrs"]["fields"] if f.endswith("_status")]
+    src = open_results(store, variables=FIELDS + status_fields)
+    attrs = st["attrs"]
+    nc, nr = int(attrs["n_conditions"]), int(attrs["n_replicates"])
+    truths = attrs.get("truth")
+    cond_lhr = attrs["conditional_log_hr"]
+    if "prior_hr" in attrs["fields"]:
+        # the treatment HR drawn per replicate: each replicate is judged against its own
+        drawn = flat(open_results(store, variables=["prior_hr"]), "prior_hr").astype(np.float64)
+        cond_lhr = list(np.log(drawn))
+    alpha = float(attrs.get("alpha", 0.05))
+    paths = measure_paths(bool(truths), status_fields)
+    names = list(paths)
+    data = {f: flat(src, f).astype(np.float64) for f in FIELDS + status_fields}
+    est = np.full((nc, len(names)), np.nan)
+    mcse = np.full((nc, len(names)), np.nan)
+    n = np.zeros((nc, len(names)), dtype=np.int64)
+    notes = []
+    for c in range(nc):
+        clusters, note = registry_clusters(attrs, c, nr)
+        notes.append(note)
+        ms = condition_measures({f: a[c] for f, a in data.items()}, cond_lhr[c],
+                                truths[c]["marginal_log_hr"] if truths else None, alpha, clusters, status_fields)
+        for j, k in enumerate(names):
+            if k in ms:  # be_coverage is absent when no estimate is finite
+                est[c, j], mcse[c, j], n[c, j] = ms[k].estimate, ms[k].mcse, ms[k].n
+    cd = condition_dims(src)
+    shape = tuple(src.sizes[d] for d in cd)
+    grid = lambda a: (cd, np.asarray(a).reshape(shape + np.asarray(a).shape[1:]))  # noqa: E731
+    full = lambda a: (cd + ["measure"], a.reshape(shape + (len(names),)))  # noqa: E731
+    coords = {d: src[d].values for d in cd}
+    coords["measure"] = names
+    coords["condition"] = grid(np.arange(nc))
+    for k in attrs["condition_coords"]:
+        if k not in cd:
+            coords[k] = grid(flat(src, k))
+    # a drawn HR: the coordinate holds the mean of the replicates' log HRs
+    coords["conditional_log_hr"] = grid([float(np.mean(x)) if np.ndim(x) else x for x in cond_lhr])
+    truth_keys = list(truths[0]) if truths else []
+    for k in truth_keys:
+        coords[f"truth_{k}"] = grid([t[k] for t in truths])
+    coords["mcse_note"] = grid(notes)
+    n_valid = np.isfinite(data["log_hr"]).sum(axis=1)
+    ds = xr.Dataset({"estimate": full(est), "mcse": full(mcse), "n": full(n), "n_valid": grid(n_valid)},
+                    coords=coords)
+    ds["estimate"].attrs["long_name"] = "performance measure"
+    ds["mcse"].attrs["long_name"] = "Monte Carlo SE of the estimate"
+    ds["n"].attrs["long_name"] = "replicates the measure rests on"
+    ds["n_valid"].attrs["long_name"] = "replicates with a finite log HR (Cox estimable)"
+    ds["conditional_log_hr"].attrs["long_name"] = "true conditional log HR (the scenario's treatment.hr)"
+    for k in truth_keys:
+        ds[f"truth_{k}"].attrs["long_name"] = f"true {k} (truth.true_effects: counterfactual twins)"
+    keys = list(attrs["condition_coords"])
+    ds = ds.rename({k: identifier(k) for k in keys if identifier(k) != k})
+    for k in keys:
+        ds[identifier(k)].attrs["key"] = k
+    ds.attrs.update({"store": str(store), "seed": attrs.get("seed"), "replicates": attrs.get("replicates"),
+                     "n_replicates": nr, "alpha": alpha, "condition_coords": [identifier(k) for k in keys],
+                     "truth_keys": truth_keys,
+                     "truth": "log HR measures against conditional_log_hr (the scenario's HR) and, measures "
+                              "named marginal_*, against truth_marginal_log_hr",
+                     "reference": "Morris, White & Crowther (2019) Stat Med 38:2074, Table 6"})
+    return ds
+
+
+def measure(ds, name: str, c: int | None = None) -> Measure:
+    """One measure of a one-condition selection of a summary (or of condition c)."""
+    sel = ds.sel(measure=name)
+    if c is not None:
+        e, s, k = (flat(sel, v)[c] for v in ("estimate", "mcse", "n"))
+    else:
+        e, s, k = sel["estimate"].item(), sel["mcse"].item(), sel["n"].item()
+    return Measure(name, float(e), float(s), int(k))
+
+
+def to_json(ds) -> dict:
+    """The nested dict of `simkit summarize --json` (keys as before the Dataset, plus `status_shares`)."""
+    nc = ds["condition"].size
+    paths = measure_paths("marginal_bias" in ds["measure"].values, _status_fields(ds))
+    names = list(ds["measure"].values)
+    est, mcse, n = (flat(ds, v) for v in ("estimate", "mcse", "n"))
+    keys = ds.attrs["condition_coords"]
+    coord_vals = {ds[k].attrs["key"]: flat(ds, k) for k in keys}
+    truth = {"conditional_log_hr": flat(ds, "conditional_log_hr")}
+    truth.update({k: flat(ds, f"truth_{k}") for k in ds.attrs["truth_keys"]})
+    notes = flat(ds, "mcse_note")
+    rows = []
+    for c in range(nc):
+        row = {"condition": c, "coords": {k: v[c].item() for k, v in coord_vals.items()},
+               "mcse_note": str(notes[c]), "n_replicates": int(ds.attrs["n_replicates"]),
+               "vs_conditional": {}, "truth": {k: v[c].item() for k, v in truth.items()}}
+        any_finite = n[c, names.index("bias")] > 0
+        for j, name in enumerate(names):
+            path = paths[name]
+            if path[-1] == "be_coverage" and not any_finite:
+                continue  # as before: no bias-eliminated coverage without a finite estimate
+            d = row
+            for p in path[:-1]:
+                d = d.setdefault(p, {})
+            d[path[-1]] = Measure(name, est[c, j], mcse[c, j], n[c, j]).to_dict()
+        rows.append(row)
+    return {"store": ds.attrs["store"], "seed": ds.attrs["seed"], "replicates": ds.attrs["replicates"],
+            "alpha": ds.attrs["alpha"], "conditions": rows}
+
+
+def _status_fields(ds):
+    return list(dict.fromkeys(str(m).split("=")[0] for m in ds["measure"].values if "=" in str(m)))
