@@ -112,7 +112,7 @@ def profile_chunk(theta, dvec, seed, condition, start, stop, out, T):
         f_idx, f_out = R.stage_peek(theta, dvec, pkeys, strata, slope, reused, badness, ws)
         c3b = now(buf)
         T[4] += c3b - c3    # WORST on a fresh pool: these are reference outcomes
-        m = R.stage_match(dvec, seed, condition, k, perm, s_stratum, s_slope, offs, badness, ws)
+        m = R.stage_match(theta, dvec, seed, condition, k, pool, perm, s_stratum, s_slope, offs, badness, ws)
         c4 = now(buf)
         T[3] += c4 - c3b
         R.stage_outcomes(theta, dvec, pkeys, m, reused, ocache, ohave, f_idx, f_out, ws)

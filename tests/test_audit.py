@@ -14,13 +14,13 @@ def test_audit_tiny_end_to_end(tmp_path, capsys):
     md = (out / "report.md").read_text()
     for title in ("1. What the seed design reports", "1b. Which of the paper's numbers each world reproduces",
                   "2. Selection-bias decomposition", "2b. How much bias does it take", "3. Power of the whole design",
-                  "4. Robustness to the matching tolerance", "5. Claims ledger"):
+                  "4. Robustness to the matching tolerance", "4b. Design-side remedies", "5. Claims ledger"):
         assert title in md
     # the headline says what it is conditional on; E-values against EValue's 3.97 / 2.24
     assert "conditional on the simulated world" in text and "E-value of HR 0.30: 3.97 (CI limit 2.24)" in text
     assert "exact 95% CI" in md and "negative control" in md
     for fig in ("fig1_hr_seed_world.png", "fig2_decomposition.png", "fig3_hr_null_worlds.png", "fig4_power.png",
-                "fig5_caliper.png", "fig_tipping_points.png", "fig_priors_hr.png", "fig_priors_magnitudes.png"):
+                "fig5_caliper.png", "fig6_remedies.png", "fig_tipping_points.png", "fig_priors_hr.png", "fig_priors_magnitudes.png"):
         assert (out / fig).stat().st_size > 10_000
         assert fig in md
     html = (out / "report.html").read_text()
@@ -34,7 +34,7 @@ def test_audit_tiny_end_to_end(tmp_path, capsys):
     # re-running resumes from the stores: nothing recomputed
     assert main(["audit", "--out", str(out), "--reps", "40", "--jobs", "1", "--quiet"]) == 0
     lines = [ln for ln in capsys.readouterr().out.splitlines() if "chunks computed" in ln]
-    assert len(lines) == 6 and all("(0 chunks computed" in ln for ln in lines)
+    assert len(lines) == 7 and all("(0 chunks computed" in ln for ln in lines)
     # the summaries are Datasets with the scenarios' grids as named dims
     from simkit.report.audit import run_audit
     res = run_audit(out=str(out), reps=40, jobs=1, progress=False, log=lambda s: None)
@@ -42,6 +42,7 @@ def test_audit_tiny_end_to_end(tmp_path, capsys):
     assert s["power"]["estimate"].dims == ("mechanisms", "treatment_hr", "design_n_treated", "measure")
     assert s["caliper"]["caliper"].attrs["key"] == "caliper"
     assert s["null-world"]["label"].values[0] == "all mechanisms off (negative control: a fair design)"
+    assert s["remedies"]["label"].values[0] == "as published"
     # the seed section's table reads the seed store's summary
     hr_med = s["seed-design"]["estimate"].sel(measure="hr_q0.5").item()
     assert f"| HR, median (MCSE) | {hr_med:.3g} (" in md
@@ -82,7 +83,7 @@ def test_no_grid_key_outside_its_section():
     from simkit.report import audit
     keys = ("n_treated", "treatment_hr", "treatment.hr", "match_choice", "design.caliper", 'x="caliper"',
             '"mechanisms"', '"label"')
-    owners = {"power", "caliper", "claims_ledger", "decomposition", "paper_fit"}   # section functions
+    owners = {"power", "caliper", "claims_ledger", "decomposition", "paper_fit", "remedies"}   # section functions
     for name, fn in inspect.getmembers(audit, inspect.isfunction):
         if fn.__module__ != audit.__name__ or name in owners:
             continue

@@ -44,6 +44,26 @@ def test_match_then_analyze_reproduces_the_replicate(exported, tmp_path, capsys)
             assert got[k] == pytest.approx(want[k], rel=1e-9), k
 
 
+@pytest.mark.parametrize("flag,name,value", [("--caliper-duration", "caliper_duration", 2.0),
+                                              ("--caliper-total", "caliper_total", 0.0),
+                                              ("--caliper-delta-fs", "caliper_delta_fs", 0.1)])
+def test_match_with_a_remedy_reproduces_the_replicate(exported, tmp_path, capsys, flag, name, value):
+    """The design-side remedies on the command line give the matched cohort the
+    simulation builds with the same remedy in its design (round trip)."""
+    from simkit.design.replicate import replicate_data
+    rd0, out = exported
+    rd = replicate_data(world.build_theta(), Design(pool_size=1200, n_treated=30, **{name: value}), 5, 0, 1)
+    assert rd.table.n_pairs < rd0.table.n_pairs          # the remedy narrows the match
+    m = tmp_path / "matched.csv"
+    rc = main(["match", str(out / "treated.csv"), str(out / "registry"), "--tolerance", "0",
+               "--out", str(m), flag, str(value)])
+    text = capsys.readouterr().out
+    assert rc == 0 and f"Also within {name} = {value:g}" in text
+    tab = read_table(m)
+    np.testing.assert_array_equal(tab.scores_reference, rd.table.scores_reference)
+    np.testing.assert_array_equal(tab.scores_treated, rd.table.scores_treated)
+
+
 def test_match_json_report(exported, tmp_path, capsys):
     rd, out = exported
     rc = main(["match", str(out / "treated.csv"), str(out / "registry"), "--out", str(tmp_path / "m.csv"),
@@ -67,6 +87,8 @@ def test_match_json_report(exported, tmp_path, capsys):
     (["--exact", "sex,eye_colour"], "unknown name 'eye_colour'"),
     (["--tolerance", "40"], "tolerance"),
     (["--followup-months", "7"], "followup_months"),
+    (["--caliper-duration", "-2"], "--caliper-duration"),
+    (["--caliper-total", "x"], "--caliper-total"),
 ])
 def test_bad_arguments_one_line(exported, tmp_path, capsys, args, msg):
     rd, out = exported

@@ -22,12 +22,16 @@ TOL = 1e-9          # the kernel's documented slack on the caliper
 
 
 # --------------------------------------------------------------------------- twins
-def _eligible(ts, tsl, ps, psl, tol, i, j):
-    return (ts[i] >= 0 and ps[j] == ts[i] and math.isfinite(tsl[i])
-            and math.isfinite(psl[j]) and abs(psl[j] - tsl[i]) <= tol)
+def _eligible(ts, tsl, ps, psl, tol, i, j, extra=None):
+    ok = (ts[i] >= 0 and ps[j] == ts[i] and math.isfinite(tsl[i])
+          and math.isfinite(psl[j]) and abs(psl[j] - tsl[i]) <= tol)
+    if ok and extra is not None:      # (t_extra, p_extra, ecal): every finite caliper holds
+        te, pe, ecal = extra
+        ok = all(abs(te[i][e] - pe[j][e]) <= ecal[e] + TOL for e in range(len(ecal)) if ecal[e] < math.inf)
+    return ok
 
 
-def twin_greedy(ts, tsl, ps, psl, cal, policy, order, key, bad, peek=1):
+def twin_greedy(ts, tsl, ps, psl, cal, policy, order, key, bad, peek=1, extra=None):
     """Straightforward loops: visit the treated, list the eligible unused pool
     patients, take one by the policy's rule."""
     tol = cal + TOL
@@ -42,7 +46,7 @@ def twin_greedy(ts, tsl, ps, psl, cal, policy, order, key, bad, peek=1):
             j = min(int(uniform(okey, i) * (i + 1)), i)
             visit[i], visit[j] = visit[j], visit[i]
     else:
-        counts = [sum(_eligible(ts, tsl, ps, psl, tol, i, j) for j in range(npool))
+        counts = [sum(_eligible(ts, tsl, ps, psl, tol, i, j, extra) for j in range(npool))
                   for i in range(nt)]
         visit = sorted(range(nt), key=lambda i: (counts[i], i))
     ckey = np.uint64(derive(key, 2))
@@ -50,7 +54,7 @@ def twin_greedy(ts, tsl, ps, psl, cal, policy, order, key, bad, peek=1):
     out = [-1] * nt
     for i in visit:
         cands = [j for j in range(npool)
-                 if j not in used and _eligible(ts, tsl, ps, psl, tol, i, j)]
+                 if j not in used and _eligible(ts, tsl, ps, psl, tol, i, j, extra)]
         if not cands:
             continue
         if policy == K.NEAREST and peek > 1:
@@ -75,7 +79,7 @@ def twin_greedy(ts, tsl, ps, psl, cal, policy, order, key, bad, peek=1):
     return out
 
 
-def brute_optimal(ts, tsl, ps, psl, cal):
+def brute_optimal(ts, tsl, ps, psl, cal, extra=None):
     """(matched count, total |difference|) of the best injective assignment:
     most pairs first, then least total; all assignments enumerated."""
     tol = cal + TOL
@@ -90,7 +94,7 @@ def brute_optimal(ts, tsl, ps, psl, cal):
             best = rec(r + 1, used)
             i = rows[r]
             for j in cols:
-                if j not in used and _eligible(ts, tsl, ps, psl, tol, i, j):
+                if j not in used and _eligible(ts, tsl, ps, psl, tol, i, j, extra):
                     c, t = rec(r + 1, used | {j})
                     c, t = c + 1, t + abs(psl[j] - tsl[i])
                     if c > best[0] or (c == best[0] and t < best[1]):
@@ -129,7 +133,7 @@ def scipy_optimal(ts, tsl, ps, psl, cal):
     return count_mbm, count, total
 
 
-def check_valid(out, ts, tsl, ps, psl, cal):
+def check_valid(out, ts, tsl, ps, psl, cal, extra=None):
     """Every pair eligible, no pool patient used twice; returns (count, total)."""
     tol = cal + TOL
     got = [j for j in out if j >= 0]
@@ -137,7 +141,7 @@ def check_valid(out, ts, tsl, ps, psl, cal):
     total = 0.0
     for i, j in enumerate(out):
         if j >= 0:
-            assert _eligible(ts, tsl, ps, psl, tol, i, j)
+            assert _eligible(ts, tsl, ps, psl, tol, i, j, extra)
             total += abs(psl[j] - tsl[i])
     return len(got), total
 

@@ -138,7 +138,8 @@ def test_scenarios_readme_lists_every_key():
     assert block.strip() == fields_markdown().strip()
 
 
-@pytest.mark.parametrize("name", ["seed-design", "null-world", "power", "caliper", "claim-11-per-group"])
+@pytest.mark.parametrize("name", ["seed-design", "null-world", "power", "caliper", "claim-11-per-group",
+                                  "seed-priors", "remedies"])
 def test_shipped_scenarios_load(name):
     from pathlib import Path
     from simkit.runner.grid import load_study

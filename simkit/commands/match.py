@@ -18,6 +18,24 @@ def _exact(text):
     return CHOICE["exact"].check(names, "--exact")
 
 
+REMEDIES = ("caliper_duration", "caliper_delta_fs", "caliper_total")
+
+
+def _remedies(args) -> dict:
+    from simkit.design.choices import CHOICE
+    from simkit.errors import InputError
+    out = {}
+    for name in REMEDIES:
+        flag = "--" + name.replace("_", "-")
+        raw = getattr(args, name)
+        try:
+            v = float(raw)
+        except ValueError:
+            raise InputError(flag, f"expected {CHOICE[name].allowed()} ({CHOICE[name].unit}), got {raw!r}") from None
+        out[name] = CHOICE[name].check(v, flag)
+    return out
+
+
 def register(p):
     p.add_argument("treated", metavar="TREATED.csv",
                    help="one row per treated patient: the matched-cohort contract's columns without "
@@ -37,6 +55,11 @@ def register(p):
                    help="match_order of a greedy match: given (the file's), random or hardest_first")
     p.add_argument("--match-peek", type=int, default=1, metavar="K",
                    help="match_peek: not available on a registry (its outcomes do not choose); 1")
+    from simkit.design.choices import cli_help
+    for name in REMEDIES:
+        p.add_argument("--" + name.replace("_", "-"), default="inf", metavar="C",
+                       help=cli_help(name) + "; needs duration_months in the treated file for duration "
+                       "and delta-FS (the registry's comes from onset_day)")
     p.add_argument("--seed", type=int, default=0, help="seed of the random policy / order (default 0)")
     p.add_argument("--tolerance", default="14", metavar="DAYS",
                    help="how far a visit may lie from its target day (6 months before, 2/4/6 after the "
@@ -87,7 +110,7 @@ def run(args):
         raise InputError("--match-peek", "a peek needs the candidates' outcomes, which a registry match "
                                          "does not use for choosing; not available in simkit match")
     m = match_registry(treated, cand, exact, caliper, how["match_choice"], how["match_order"], args.seed,
-                       reg.drops, reg.notes)
+                       reg.drops, reg.notes, **_remedies(args))
     try:
         m.table.write_csv(args.out)
         if args.candidates:

@@ -111,6 +111,15 @@ CHOICES: tuple[Choice, ...] = (
            1, 10_000_000, slot="pool_size"),
     Choice("caliper", 0.5, "float", "largest absolute pre-slope difference of a pair (equal counts as "
            "within)", CALIPER_UNIT, 0.0, math.inf, slot="caliper"),
+    # design-side remedies: match also on what the seed design left unmatched (inf = off)
+    Choice("caliper_duration", math.inf, "float", "remedy: largest absolute difference in disease duration "
+           "at time zero (treated: the first injection; references: their index visit)", "months since onset",
+           0.0, math.inf, slot="caliper_duration"),
+    Choice("caliper_delta_fs", math.inf, "float", "remedy: largest absolute difference in delta-FS = "
+           "(48 - baseline total) / disease duration at time zero", "ALSFRS-R points/month", 0.0, math.inf,
+           slot="caliper_delta_fs"),
+    Choice("caliper_total", math.inf, "float", "remedy: largest absolute difference in the baseline ALSFRS-R "
+           "total (0 = exact matching on it)", "ALSFRS-R points", 0.0, math.inf, slot="caliper_total"),
     Choice("exact", EXACT_VARIABLES, "subset", "variables matched exactly",
            codes={v: f"exact_{v}" for v in EXACT_VARIABLES}),
     Choice("match_order", "given", "choice",

@@ -215,6 +215,7 @@ class MatchResult:
     exact: tuple
     seed: int | None
     caliper_unit: str = CALIPER_UNIT
+    remedies: dict = None        # finite extra calipers: name -> value (in its CHOICES unit)
 
     def summary(self) -> str:
         ex = ", ".join(self.exact) if self.exact else "nothing"
@@ -224,6 +225,8 @@ class MatchResult:
             f"greedy, {self.match_choice} candidate (treated visited {visits[self.match_order]})"
         lines = [f"1:1 matching without replacement, {how}; exact on {ex}; "
                  f"caliper {self.caliper:g} {self.caliper_unit} on the pre-slope."]
+        for name, v in (self.remedies or {}).items():
+            lines.append(f"Also within {name} = {v:g} {CHOICE[name].unit}.")
         drop = f"Treated {self.n_treated}, matched {self.n_matched}, dropped {self.n_dropped}"
         if self.n_missing:
             drop += f" ({self.n_missing} with a missing matching variable)"
@@ -240,10 +243,25 @@ class MatchResult:
         return "\n".join(lines)
 
 
+def _extra_vars(table, duration: str, total: str, remedies: dict, where: str) -> np.ndarray:
+    """(n, 3) duration, delta-FS, total of a table, as the kernels define them
+    (kernels/replicate.extra_vars, its twin in tests/test_remedies.py); only the
+    columns the remedies need are read (the others are NaN, and unused)."""
+    n = _n_rows(table, where)
+    need_d = "caliper_duration" in remedies or "caliper_delta_fs" in remedies
+    need_t = "caliper_total" in remedies or "caliper_delta_fs" in remedies
+    d = _to_float(_column(table, duration, where), duration, where) if need_d else np.full(n, np.nan)
+    s = _to_float(_column(table, total, where), total, where) if need_t else np.full(n, np.nan)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        dfs = np.where(d > 0.0, (48.0 - s) / d, np.nan)
+    return np.ascontiguousarray(np.column_stack([d, dfs, s]), dtype=np.float64)
+
+
 def match_cohorts(treated, pool, exact=DEFAULT_EXACT, caliper=CHOICE["caliper"].default,
                   match_choice=CHOICE["match_choice"].default, match_order=CHOICE["match_order"].default,
                   seed=0, badness=None, *, match_peek=CHOICE["match_peek"].default, slope: str | None = None,
-                  key=None) -> MatchResult:
+                  key=None, caliper_duration=math.inf, caliper_delta_fs=math.inf, caliper_total=math.inf,
+                  duration: str = "duration_months", total: str = "alsfrs_0") -> MatchResult:
     """Match each treated patient to at most one pool patient (1:1, no replacement).
 
     treated, pool: dicts of numpy arrays or pandas DataFrames; pool may also be a
@@ -258,6 +276,11 @@ def match_cohorts(treated, pool, exact=DEFAULT_EXACT, caliper=CHOICE["caliper"].
         the pool: the eligible candidate with the largest value (the worst
         outcome) is taken (among the match_peek nearest, with a peek).
     slope: pre-slope column name (default: pre_rate, pre_slope, or computed).
+    caliper_duration, caliper_delta_fs, caliper_total: the design-side remedies
+        (inf = off): also require |difference| <= the caliper in disease duration
+        at time zero (months since onset, column `duration`), in delta-FS =
+        (48 - total) / duration, or in the baseline total (column `total`; 0 is
+        exact).  Columns are needed only for the remedies used.
     """
     vals = {"match_choice": CHOICE["match_choice"].check(match_choice),
             "match_order": CHOICE["match_order"].check(match_order),
@@ -312,8 +335,22 @@ def match_cohorts(treated, pool, exact=DEFAULT_EXACT, caliper=CHOICE["caliper"].
         bad = np.empty(0)
     bad = np.ascontiguousarray(bad, dtype=np.float64)
 
-    idx, n_unmatched = _k.match_prepared(t_stratum, t_slope, prep.perm, prep.s_stratum,
-                                         prep.s_slope, cal, pol, ordc, k, bad, np.int64(vals["match_peek"]))
+    remedies = {name: CHOICE[name].check(v) for name, v in (("caliper_duration", caliper_duration),
+                                                             ("caliper_delta_fs", caliper_delta_fs),
+                                                             ("caliper_total", caliper_total))}
+    ecal = np.array(list(remedies.values()), np.float64)
+    remedies = {n: v for n, v in remedies.items() if v < math.inf}
+    if remedies:
+        if prep.source is None:
+            raise InputError("pool", "a remedy caliper needs the pool's columns: pass the pool table, "
+                                     "not a PreparedPool built from arrays")
+        t_extra = _extra_vars(treated, duration, total, remedies, "treated")
+        p_extra = _extra_vars(prep.source, duration, total, remedies, "pool")
+    else:
+        t_extra, p_extra, ecal = np.empty((nt, 0)), np.empty((0, 0)), np.empty(0)
+    idx, n_unmatched = _k.match_prepared_extra(t_stratum, t_slope, prep.perm, prep.s_stratum, prep.s_slope,
+                                               np.empty(0, np.int64), cal, pol, ordc, k, bad,
+                                               np.int64(vals["match_peek"]), t_extra, p_extra, ecal)
     ti = np.flatnonzero(idx >= 0)
     ri = idx[ti]
     return MatchResult(
@@ -321,4 +358,4 @@ def match_cohorts(treated, pool, exact=DEFAULT_EXACT, caliper=CHOICE["caliper"].
         slope_diff=t_slope[ti] - prep.slope[ri],
         n_treated=nt, n_matched=int(ti.shape[0]), n_dropped=int(n_unmatched),
         n_missing=int(missing.sum()), caliper=cal, match_choice=match_choice, match_order=match_order,
-        exact=exact, seed=None if seed is None else int(seed))
+        exact=exact, seed=None if seed is None else int(seed), remedies=remedies)

@@ -98,6 +98,7 @@ class ReplicateData:
     twin: np.ndarray           # their untreated twins
     matched_treated: np.ndarray  # indices into `treated`
     matched_pool: np.ndarray     # indices into the pool
+    references: np.ndarray = None  # (m, N_PB) the matched references' pool rows (baseline, hidden truth)
     fields: tuple = field(default=OUT_FIELDS)
 
     def value(self, name):
@@ -145,4 +146,4 @@ def replicate_data(theta, design: Design, seed: int, condition: int, k: int) -> 
         event=both(a[:, H.TC_EVENT], po[:, H.PO_EVENT]).astype(np.int64),
         source=f"simulated replicate {k} of condition {condition}, seed {seed}",
     )
-    return ReplicateData(table, row, tr, twin, ti, ri)
+    return ReplicateData(table, row, tr, twin, ti, ri, b.copy())

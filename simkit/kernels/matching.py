@@ -4,7 +4,9 @@ A treated patient i and a pool patient j are *eligible* for each other when
     t_stratum[i] == p_stratum[j] >= 0, both slopes are finite, and
     |p_slope[j] - t_slope[i]| <= caliper + SLACK.
 A negative stratum code (a missing or unknown exact variable) or a non-finite
-slope never matches.
+slope never matches.  match_prepared_extra adds calipers on further variables
+(the seed design's remedies: disease duration, delta-FS, the baseline total):
+a pair must also lie within each of them; the pre-slope stays the distance.
 
 Why SLACK = 1e-9: pre-slopes are integer score differences over 6 months, so
 they are multiples of 1/6, and a difference equal to the caliper in exact
@@ -486,7 +488,7 @@ def _hungarian(cost):
 
 
 @njit(cache=True)
-def _match_optimal(t_stratum, t_slope, perm, s_slope, tol, lw, iw, rw, out):
+def _match_optimal(t_stratum, t_slope, perm, s_slope, tol, lw, iw, rw, out, active, t_extra, p_extra, ecal):
     nt = t_stratum.shape[0]
     rows = np.empty(nt, np.int64)
     nrows = 0
@@ -503,10 +505,10 @@ def _match_optimal(t_stratum, t_slope, perm, s_slope, tol, lw, iw, rw, out):
         while g1 < nrows and t_stratum[rows[g1]] == t_stratum[rows[g0]]:
             g1 += 1
         nr = g1 - g0
-        # Some optimal assignment uses only each row's nr nearest candidates:
-        # if row i sits on a farther one, one of its nr nearest is free (only
-        # nr - 1 other rows) and moving i there keeps the count and does not
-        # raise the total.  So those are the only columns needed.
+        # Some optimal assignment uses only each row's nr nearest (admissible)
+        # candidates: if row i sits on a farther one, one of its nr nearest is
+        # free (only nr - 1 other rows) and moving i there keeps the count and
+        # does not raise the total.  So those are the only columns needed.
         cols = np.empty(nr * nr, np.int64)
         nc = 0
         for g in range(g0, g1):
@@ -516,7 +518,8 @@ def _match_optimal(t_stratum, t_slope, perm, s_slope, tol, lw, iw, rw, out):
             right = rw[i]
             lpos = iw[i] - 1
             rpos = iw[i]
-            for _ in range(nr):
+            found = 0
+            while found < nr:
                 if lpos < left and rpos >= right:
                     break
                 if rpos >= right or (lpos >= left and
@@ -526,6 +529,9 @@ def _match_optimal(t_stratum, t_slope, perm, s_slope, tol, lw, iw, rw, out):
                 else:
                     q = rpos
                     rpos += 1
+                if active and not _admissible(i, perm[q], t_extra, p_extra, ecal):
+                    continue
+                found += 1
                 if colmap[q] < 0:
                     colmap[q] = nc
                     cols[nc] = q
@@ -539,7 +545,8 @@ def _match_optimal(t_stratum, t_slope, perm, s_slope, tol, lw, iw, rw, out):
                 cost[r, c] = -1.0
                 if c < nc:
                     d = abs(s_slope[cols[c]] - t)
-                    if d <= tol:
+                    if d <= tol and (not active or _admissible(rows[g0 + r], perm[cols[c]], t_extra,
+                                                               p_extra, ecal)):
                         cost[r, c] = d
                         if d > maxd:
                             maxd = d
@@ -556,7 +563,8 @@ def _match_optimal(t_stratum, t_slope, perm, s_slope, tol, lw, iw, rw, out):
             c = col[r]
             if c >= 0 and c < nc:
                 i = rows[g0 + r]
-                if abs(s_slope[cols[c]] - t_slope[i]) <= tol:
+                if abs(s_slope[cols[c]] - t_slope[i]) <= tol and \
+                        (not active or _admissible(i, perm[cols[c]], t_extra, p_extra, ecal)):
                     out[i] = perm[cols[c]]
         for c in range(nc):
             colmap[cols[c]] = -1
@@ -610,31 +618,80 @@ def match_prepared_offsets(t_stratum, t_slope, perm, s_stratum, s_slope, offs, c
     empty offs falls back to bisection).  The same result.  peek > 1 with
     NEAREST: the analyst looks at the peek nearest candidates and takes the one
     with the worst outcome (_pick_peek)."""
+    return match_prepared_extra(t_stratum, t_slope, perm, s_stratum, s_slope, offs, caliper, policy,
+                                order, key, p_badness, peek, np.empty((t_stratum.shape[0], 0)),
+                                np.empty((0, 0)), np.empty(0))
+
+
+@njit(cache=True, inline="always")
+def _admissible(i, j, t_extra, p_extra, ecal):
+    """Treated i and pool patient j (original index) within every extra caliper
+    (ecal[e] = inf: variable e not matched on; a NaN on either side fails)."""
+    for e in range(ecal.shape[0]):
+        if ecal[e] < np.inf:
+            if not abs(t_extra[i, e] - p_extra[j, e]) <= ecal[e] + SLACK:
+                return False
+    return True
+
+
+@njit(cache=True)
+def match_prepared_extra(t_stratum, t_slope, perm, s_stratum, s_slope, offs, caliper, policy,
+                         order, key, p_badness, peek, t_extra, p_extra, ecal):
+    """match_prepared_offsets with extra calipers: a pair must also have
+    |t_extra[i, e] - p_extra[j, e]| <= ecal[e] for every e with a finite ecal
+    (p_extra indexed by the original pool index; a caliper 0 on an integer
+    variable is exact matching on it).  The pre-slope stays the distance that
+    NEAREST and OPTIMAL minimise; the extra calipers only narrow who is eligible.
+    Greedy picks see the inadmissible candidates of a window as taken for that
+    treated patient; OPTIMAL forbids those pairs."""
     nt = t_stratum.shape[0]
     out = np.full(nt, -1, np.int64)
     key = np.uint64(key)
     tol = caliper + SLACK
     if policy < NEAREST or policy > OPTIMAL:
         return out, np.int64(nt)
+    active = False
+    for e in range(ecal.shape[0]):
+        if ecal[e] < np.inf:
+            active = True
     lw, iw, rw = _windows(t_stratum, t_slope, s_stratum, s_slope, tol, offs)
     if policy == OPTIMAL:
-        _match_optimal(t_stratum, t_slope, perm, s_slope, tol, lw, iw, rw, out)
+        _match_optimal(t_stratum, t_slope, perm, s_slope, tol, lw, iw, rw, out,
+                       active, t_extra, p_extra, ecal)
     else:
-        visit, ok = _visit_order(nt, order, key, rw - lw)
+        counts = rw - lw
+        if active and order == HARDEST_FIRST:
+            for i in range(nt):
+                c = 0
+                for q in range(lw[i], rw[i]):
+                    if _admissible(i, perm[q], t_extra, p_extra, ecal):
+                        c += 1
+                counts[i] = c
+        visit, ok = _visit_order(nt, order, key, counts)
         if not ok:
             return out, np.int64(nt)
         used = np.zeros(perm.shape[0], np.bool_)
+        masked = np.empty(perm.shape[0] if active else 0, np.int64)
         ckey = derive(key, CHOICE_STREAM)
         for v in range(nt):
             i = visit[v]
             if rw[i] <= lw[i]:
                 continue
+            nmask = 0
+            if active:      # this patient's inadmissible candidates count as taken, for this pick only
+                for q in range(lw[i], rw[i]):
+                    if not used[q] and not _admissible(i, perm[q], t_extra, p_extra, ecal):
+                        used[q] = True
+                        masked[nmask] = q
+                        nmask += 1
             if policy == NEAREST and peek > 1:
                 q = _pick_peek(peek, lw[i], rw[i], t_slope[i], s_slope, perm, used, p_badness)
             elif policy == NEAREST:
                 q = _pick_nearest(lw[i], iw[i], rw[i], t_slope[i], s_slope, perm, used)
             else:
                 q = _pick_scan(policy, i, lw[i], rw[i], perm, used, p_badness, ckey)
+            for c in range(nmask):
+                used[masked[c]] = False
             if q >= 0:
                 used[q] = True
                 out[i] = perm[q]

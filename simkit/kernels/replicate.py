@@ -21,7 +21,7 @@ from numba import njit
 from . import history as H
 from . import seedanalysis as SA
 from . import status as st
-from .matching import NEAREST, WORST, match_prepared_offsets, prepare_pool_grid, stratum_offsets
+from .matching import NEAREST, WORST, match_prepared_extra, prepare_pool_grid, stratum_offsets
 from .matching import prepare_pool  # noqa: F401  (design.replicate_data uses R.prepare_pool)
 from .outputs import DESIGN_NAMES as DESIGN_FIELDS
 from .rng import derive, root_key
@@ -33,12 +33,16 @@ DESIGN_NAMES = (
     "n_treated", "pool_size", "caliper", "policy", "order",
     "exact_sex", "exact_race", "exact_onset", "exact_ft9_stage", "exact_riluzole",
     "firth", "pool_policy", "block_size", "peek",
+    "caliper_duration", "caliper_delta_fs", "caliper_total",
 )
 N_DESIGN = len(DESIGN_NAMES)
 _D = DESIGN_NAMES.index
 D_N_TREATED, D_POOL_SIZE, D_CALIPER = _D("n_treated"), _D("pool_size"), _D("caliper")
 D_POLICY, D_ORDER, D_FIRTH = _D("policy"), _D("order"), _D("firth")
 D_POOL_POLICY, D_BLOCK_SIZE, D_PEEK = _D("pool_policy"), _D("block_size"), _D("peek")
+D_XCAL0 = _D("caliper_duration")   # 3 extra calipers (inf = off), in EXTRA_VARS' order
+EXTRA_VARS = ("duration", "delta_fs", "total")
+assert DESIGN_NAMES[D_XCAL0:D_XCAL0 + 3] == tuple(f"caliper_{v}" for v in EXTRA_VARS)
 D_EXACT0 = _D("exact_sex")   # 5 flags: sex, race, onset, ft9_stage, riluzole
 assert DESIGN_NAMES[D_EXACT0:D_EXACT0 + 5] == ("exact_sex", "exact_race", "exact_onset", "exact_ft9_stage",
                                                "exact_riluzole")
@@ -124,8 +128,8 @@ def _make_pool(theta, dvec, pkey, pool, pkeys):
 
 
 @njit(cache=True)
-def _workspace(n_t, tr, twin):
-    """Scratch arrays of one replicate, allocated once per chunk."""
+def _workspace(n_t, tr, twin, n_p):
+    """Scratch arrays of one replicate, allocated once per chunk (n_p: pool rows)."""
     return (tr, twin,
             np.empty(n_t, dtype=np.int64),        # 2 t_strata
             np.empty(n_t),                        # 3 t_slope
@@ -144,7 +148,9 @@ def _workspace(n_t, tr, twin):
             np.empty((n_t, H.N_PO)),              # 16 outcome scratch
             np.empty(n_t),                        # 17 reference ages
             np.empty(n_t),                        # 18 treated pre-slopes (matched)
-            np.empty(n_t))                        # 19 reference pre-slopes
+            np.empty(n_t),                        # 19 reference pre-slopes
+            np.empty((n_t, 3)),                   # 20 treated's extra matching variables
+            np.empty((n_p, 3)))                   # 21 the pool's (filled when a remedy is on)
 
 
 @njit(cache=True)
@@ -218,7 +224,7 @@ def chunk_state(dvec):
     return (np.empty((n_p, H.N_PB)), np.empty(n_p, dtype=np.uint64), np.empty(n_p, dtype=np.int64),
             np.empty(n_p), np.empty(n_p), np.empty((n_p if reused else 0, H.N_PO)),
             np.zeros(n_p if reused else 0, dtype=np.bool_), reused,
-            _workspace(n_t, np.empty((n_t, H.N_TC)), np.empty((n_t, H.N_TC))))
+            _workspace(n_t, np.empty((n_t, H.N_TC)), np.empty((n_t, H.N_TC)), n_p))
 
 
 @njit(cache=True, inline="always")
@@ -243,6 +249,22 @@ def stage_pool(theta, dvec, pk, pool, pkeys, strata, slope, badness, ocache, oha
 
 
 @njit(cache=True, inline="always")
+def extra_vars(duration, total, out_row):
+    """The remedies' matching variables of one patient at time zero: disease
+    duration (months since onset), delta-FS = (48 - total) / duration
+    (points/month) and the ALSFRS-R total (points); NaN where undefined."""
+    out_row[0] = duration
+    out_row[1] = (48.0 - total) / duration if duration > 0.0 else np.nan
+    out_row[2] = total
+
+
+@njit(cache=True, inline="always")
+def remedies_on(dvec):
+    """True when the design matches on a remedy variable (a finite extra caliper)."""
+    return dvec[D_XCAL0] < np.inf or dvec[D_XCAL0 + 1] < np.inf or dvec[D_XCAL0 + 2] < np.inf
+
+
+@njit(cache=True, inline="always")
 def stage_strata(dvec, filled, ws):
     """Stage 'strata': the enrolled treated patients' stratum codes and pre-slopes."""
     tr, t_strata, t_slope = ws[0], ws[2], ws[3]
@@ -253,6 +275,8 @@ def stage_strata(dvec, filled, ws):
         else:
             t_strata[i] = -1          # enrolment could not fill the cohort
         t_slope[i] = (tr[i, H.TC_ALSFRS_PRE] - tr[i, H.TC_ALSFRS_0]) / 6.0
+        if remedies_on(dvec):     # treated time zero: the first injection
+            extra_vars(tr[i, H.TC_DURATION], tr[i, H.TC_ALSFRS_0], ws[20][i])
 
 
 @njit(cache=True, inline="always")
@@ -266,15 +290,24 @@ def stage_peek(theta, dvec, pkeys, strata, slope, cached, badness, ws):
 
 
 @njit(cache=True, inline="always")
-def stage_match(dvec, seed, condition, k, perm, s_stratum, s_slope, offs, badness, ws):
+def stage_match(theta, dvec, seed, condition, k, pool, perm, s_stratum, s_slope, offs, badness, ws):
     """Stage 'match': 1:1 matching; the pairs into ws (ti, ri); returns their number."""
     t_strata, t_slope, ti, ri = ws[2], ws[3], ws[4], ws[5]
     policy = np.int64(dvec[D_POLICY])
     bad = badness if peeks(dvec) else badness[:0]
     dkey = derive(root_key(seed, condition, k), H.STREAM_DESIGN)
-    midx, n_unm = match_prepared_offsets(t_strata, t_slope, perm, s_stratum, s_slope, offs,
-                                         dvec[D_CALIPER], policy, np.int64(dvec[D_ORDER]), dkey, bad,
-                                         np.int64(dvec[D_PEEK]))
+    if remedies_on(dvec):
+        # reference time zero: the index visit, ref_baseline_month after trial entry
+        b0 = theta[H.REF_BASELINE_MONTH]
+        p_extra = ws[21][:pool.shape[0]]
+        for j in range(pool.shape[0]):
+            extra_vars(pool[j, H.PB_DURATION] + b0, pool[j, H.PB_ALSFRS_0], p_extra[j])
+        t_extra, ecal = ws[20], dvec[D_XCAL0:D_XCAL0 + 3]
+    else:
+        t_extra, p_extra, ecal = ws[20][:, :0], ws[21][:0, :0], dvec[D_XCAL0:D_XCAL0]
+    midx, n_unm = match_prepared_extra(t_strata, t_slope, perm, s_stratum, s_slope, offs,
+                                       dvec[D_CALIPER], policy, np.int64(dvec[D_ORDER]), dkey, bad,
+                                       np.int64(dvec[D_PEEK]), t_extra, p_extra, ecal)
     m = np.int64(0)  # typed: a literal 0 would compile the callees twice
     for i in range(t_strata.shape[0]):
         if midx[i] >= 0:
@@ -367,7 +400,7 @@ def stage_assemble(pool, m, filled, n_appl, n_matchable, ws, out):
     event, scores, treated covariates) and the design fields of `out` (match
     counts, the pair diagnostics papers print, the hidden mean u per arm)."""
     (tr, twin, t_strata, t_slope, ti, ri, po, time, event, scores, t_sex, t_age, t_ft9,
-     t_onset, t_ril, keybuf, obuf, r_age, t_ps, r_ps) = ws
+     t_onset, t_ril, keybuf, obuf, r_age, t_ps, r_ps, _t_extra, _p_extra) = ws
     n_t = tr.shape[0]
     n_s0 = 0
     n_s03 = 0
@@ -457,7 +490,7 @@ def _replicate(theta, dvec, seed, condition, k, filled, n_appl, pool, pkeys, str
     outcomes of the matched members are computed here.  ws: _workspace."""
     stage_strata(dvec, filled, ws)
     f_idx, f_out = stage_peek(theta, dvec, pkeys, strata, slope, cached, badness, ws)
-    m = stage_match(dvec, seed, condition, k, perm, s_stratum, s_slope, offs, badness, ws)
+    m = stage_match(theta, dvec, seed, condition, k, pool, perm, s_stratum, s_slope, offs, badness, ws)
     stage_outcomes(theta, dvec, pkeys, m, cached, ocache, ohave, f_idx, f_out, ws)
     stage_assemble(pool, m, filled, n_appl, n_matchable, ws, out)
     stage_analyse(dvec, m, ws, out)
@@ -471,7 +504,7 @@ def replicate(theta, dvec, seed, condition, k, pool, pkeys, strata, slope,
     (matched treated rows, their pool partners, the partners' outcomes).
     The same numbers as run_chunk (which reuses scratch arrays across replicates)."""
     n_t = tr.shape[0]
-    ws = _workspace(n_t, tr, twin)
+    ws = _workspace(n_t, tr, twin, pool.shape[0])
     badness = np.empty(pool.shape[0])
     filled, n_appl = H.treated_cohort(theta, H.treated_key(seed, condition, k), tr, twin)
     m = _replicate(theta, dvec, seed, condition, k, filled, n_appl, pool, pkeys, strata, slope, perm,

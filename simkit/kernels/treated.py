@@ -151,7 +151,7 @@ def _applicant(k, theta, pop, ak, ps, ub, out, twin, f, with_twin):
         rr[f, TC_ALSFRS_0] = s0
         rr[f, TC_U] = ps[S_U]
         rr[f, TC_RATE] = r
-        rr[f, TC_DURATION] = d
+        rr[f, TC_DURATION] = ps[S_D]    # at time zero (the first injection), lead included
         rr[f, TC_TRUE_0] = true0
     out[f, TC_LOG_HR] = log_hr
     out[f, TC_RATE_CHANGE] = delta

@@ -808,9 +808,10 @@ def _pairs_table(treated, cand, ti, ri, source) -> MatchedTable:
 
 def match_registry(treated, candidates: Candidates, exact=None, caliper=0.5, match_choice="nearest",
                    match_order="given", seed=0, drops=(), notes=(), *, match_peek=1,
-                   badness=None) -> RegistryMatch:
+                   badness=None, **remedies) -> RegistryMatch:
     """Match the treated (read_treated) to the candidates with simkit.design.matching's
-    kernels; the matched table, the caliper's effect and the balance diagnostics."""
+    kernels; the matched table, the caliper's effect and the balance diagnostics.
+    remedies: caliper_duration / caliper_delta_fs / caliper_total, as match_cohorts."""
     from simkit.design import matching as M
     from simkit.realdata.balance import balance_of
     exact = M.DEFAULT_EXACT if exact is None else tuple(exact)
@@ -820,7 +821,7 @@ def match_registry(treated, candidates: Candidates, exact=None, caliper=0.5, mat
                                      "6 months before it and the required follow-up (see the tolerance)")
     prep = M.prepare_pool(cand, exact)
     how = dict(match_choice=match_choice, match_order=match_order, seed=seed, match_peek=match_peek,
-               badness=badness)
+               badness=badness, **remedies)
     res = M.match_cohorts(treated, prep, exact, caliper, **how)
     free = M.match_cohorts(treated, prep, exact, math.inf, **how)
     ti, ri = res.treated_index, res.reference_index
