@@ -1019,9 +1019,68 @@ class PlasmodeResult:
                 **{k: self.rows.attrs[k] for k in ("hr", "rate_change", "n_treated", "selection")}}
 
 
+@dataclass(frozen=True)
+class PlasmodeSetup:
+    """What every plasmode replicate on one candidate table shares: the table
+    (registry order), the treated-draw weights exp(selection x pre-slope), the
+    registry's Nelson-Aalen cumulative hazard and censoring curve, and the badness
+    (-time_days: earliest death or censoring worst) a peeking analyst matches on."""
+    cand: object
+    weights: np.ndarray
+    cumhaz: tuple
+    censor: tuple
+    badness: np.ndarray
+
+    @property
+    def n(self) -> int:
+        return int(len(self.cand))
+
+
+def plasmode_setup(candidates: Candidates, selection: float = 0.0) -> PlasmodeSetup:
+    cand = candidates.table.reset_index(drop=True)
+    slope = ((cand["alsfrs_pre"] - cand["alsfrs_0"]) / 6.0).to_numpy()
+    w = np.exp(selection * (slope - np.nanmean(slope)))
+    w = np.where(np.isfinite(w), w, 0.0)
+    w = w / w.sum()
+    return PlasmodeSetup(cand, w, _cumhaz(cand["time_days"], cand["event"]),
+                         _censor_curve(cand["time_days"], cand["event"]),
+                         -cand["time_days"].to_numpy(np.float64))
+
+
+def plasmode_replicate(setup: PlasmodeSetup, rng, n_treated: int, hr: float, rate_change: float, exact,
+                       caliper: float, match_choice: str, match_order: str, match_seed: int = 0,
+                       match_key=None, match_peek: int = 1, firth: bool = False):
+    """One plasmode replicate, its random numbers from `rng` (a numpy Generator):
+    draw the treated, inject the effect, match, analyse.  Returns (analysis vector
+    (kernels/seedanalysis.py FIELDS), the MatchResult, the treated table, the pool
+    table).  `plasmode` and the scenario runner (realdata/plasmode_run.py) both
+    call this: one implementation of the replicate."""
+    from simkit.analysis.matched import analyze_vector
+    from simkit.design import matching as M
+    from simkit.kernels import seedanalysis as SA
+    cand, n = setup.cand, setup.n
+    pick = np.sort(rng.choice(n, size=int(n_treated), replace=False, p=setup.weights))
+    rest = np.setdiff1d(np.arange(n), pick)          # registry order kept
+    tr = cand.iloc[pick].reset_index(drop=True).copy()
+    tr["time_days"], tr["event"] = inject_hazard_ratio(tr["time_days"], tr["event"], hr, setup.cumhaz,
+                                                       setup.censor, rng)
+    for k, c in ((2, "alsfrs_2"), (4, "alsfrs_4"), (6, "alsfrs_6")):
+        tr[c] = np.clip(np.round(tr[c] + rate_change * k), 0, 48)
+    pool = cand.iloc[rest].reset_index(drop=True)
+    peeks = match_choice == "worst" or match_peek > 1
+    res = M.match_cohorts(tr, pool, exact, caliper, match_choice, match_order, int(match_seed),
+                          setup.badness[rest] if peeks else None, match_peek=match_peek, key=match_key)
+    vec = np.full(SA.N_FIELDS, np.nan)
+    if res.n_matched:
+        table = _pairs_table(tr, pool, res.treated_index, res.reference_index, "plasmode")
+        vec = analyze_vector(table, firth)
+    return vec, res, tr, pool
+
+
 def plasmode(candidates: Candidates, n_treated: int = 67, hr: float = 1.0, rate_change: float = 0.0,
              selection: float = 0.0, reps: int = 100, seed: int = 0, start: int = 0, exact=None,
-             caliper: float = 0.5, match_choice: str = "nearest", match_order: str = "given") -> PlasmodeResult:
+             caliper: float = 0.5, match_choice: str = "nearest", match_order: str = "given",
+             condition: int | None = None) -> PlasmodeResult:
     """Replicates start .. start + reps - 1 of a plasmode simulation on a registry.
 
     Replicate r (random numbers from numpy's generator seeded by (seed, r), so a
@@ -1033,12 +1092,17 @@ def plasmode(candidates: Candidates, n_treated: int = 67, hr: float = 1.0, rate_
     raised by rate_change x months (rounded, clipped to 0..48; positive = slower
     decline); then matched 1:1 to the other candidates with simkit.design.matching and
     analysed with the seed analysis kernel, exactly as `simkit match` + `analyze`.
+
+    condition: None (numpy's generator seeded by (seed, r), random matching choices
+    from `seed`), or c: the generator seeded by (seed, c, r) and random matching
+    choices keyed by rng.root_key(seed, c, r), exactly as replicate r of condition
+    c of a plasmode scenario run (`simkit run`, realdata/plasmode_run.py).
     """
     import xarray as xr
 
     from simkit.design import matching as M
-    from simkit.analysis.matched import analyze_vector
     from simkit.kernels import seedanalysis as SA
+    from simkit.kernels.rng import root_key
     for name, v, ok in (("n_treated", n_treated, isinstance(n_treated, (int, np.integer)) and
                          1 <= n_treated < candidates.n),
                         ("reps", reps, isinstance(reps, (int, np.integer)) and reps >= 1),
@@ -1055,31 +1119,19 @@ def plasmode(candidates: Candidates, n_treated: int = 67, hr: float = 1.0, rate_
                 "hr": "a hazard ratio > 0", "rate_change": "points/month", "selection":
                     "log-odds per point/month of pre-slope"}[name])
     exact = M.DEFAULT_EXACT if exact is None else tuple(exact)
-    cand = candidates.table.reset_index(drop=True)
-    n = len(cand)
-    slope = ((cand["alsfrs_pre"] - cand["alsfrs_0"]) / 6.0).to_numpy()
-    w = np.exp(selection * (slope - np.nanmean(slope)))
-    w = np.where(np.isfinite(w), w, 0.0)
-    w = w / w.sum()
-    ch = _cumhaz(cand["time_days"], cand["event"])
-    cc = _censor_curve(cand["time_days"], cand["event"])
+    setup = plasmode_setup(candidates, selection)
+    n = setup.n
     fields = SA.FIELDS + ("n_candidates", "match_rate")
     out = np.full((reps, len(fields)), np.nan)
     for r in range(reps):
-        rng = np.random.default_rng([int(seed), int(start + r)])
-        pick = np.sort(rng.choice(n, size=int(n_treated), replace=False, p=w))
-        rest = np.setdiff1d(np.arange(n), pick)          # registry order kept
-        tr = cand.iloc[pick].reset_index(drop=True).copy()
-        tr["time_days"], tr["event"] = inject_hazard_ratio(tr["time_days"], tr["event"], hr, ch, cc, rng)
-        for k, c in ((2, "alsfrs_2"), (4, "alsfrs_4"), (6, "alsfrs_6")):
-            tr[c] = np.clip(np.round(tr[c] + rate_change * k), 0, 48)
-        pool = cand.iloc[rest].reset_index(drop=True)
-        res = M.match_cohorts(tr, pool, exact, caliper, match_choice, match_order, int(seed))
+        key = [int(seed), int(start + r)] if condition is None else [int(seed), int(condition), int(start + r)]
+        mkey = None if condition is None else np.uint64(root_key(np.uint64(seed), np.uint64(condition),
+                                                                 np.uint64(start + r)))
+        vec, res, _, _ = plasmode_replicate(setup, np.random.default_rng(key), n_treated, hr, rate_change,
+                                            exact, caliper, match_choice, match_order, int(seed), mkey)
         out[r, -2] = n - n_treated
         out[r, -1] = res.n_matched / n_treated
-        if res.n_matched:
-            table = _pairs_table(tr, pool, res.treated_index, res.reference_index, "plasmode")
-            out[r, :SA.N_FIELDS] = analyze_vector(table)
+        out[r, :SA.N_FIELDS] = vec
     rows = xr.DataArray(out, dims=("replicate", "field"),
                         coords={"replicate": np.arange(start, start + reps), "field": list(fields)},
                         name="plasmode",
