@@ -144,7 +144,9 @@ class Registry:
       matching ties), columns PATIENT_REQUIRED + onset_day; patient_id as text,
       categorical values as labels or None, numbers as floats (NaN missing).
     visits: patient_id, day, alsfrs_r, ft9_stage (from the domains where given),
-      alsfrs_original; sorted by patient (registry order) and day.
+      alsfrs_original, the 4 domain scores bulbar, fine_motor, gross_motor,
+      respiratory (given or summed from the items; NaN where neither);
+      sorted by patient (registry order) and day.
     drops: what an importer left out (empty for a contract registry).
     notes: what an importer assumed (e.g. patients without a riluzole record).
     """
@@ -166,9 +168,11 @@ class Registry:
             p[c] = p[c].astype("Int64")
         p.to_csv(os.path.join(directory, "patients.csv"), index=False, float_format="%.17g")
         v = self.visits.copy()
-        for c in ("alsfrs_r", "ft9_stage", "alsfrs_original"):
+        for c in ("alsfrs_r", "ft9_stage", "alsfrs_original") + DOMAIN_COLUMNS:
             if c in v:
                 v[c] = v[c].astype("Int64")
+        # optional score columns nobody filled are left out (an empty column reads back the same)
+        v = v.drop(columns=[c for c in ("alsfrs_original",) + DOMAIN_COLUMNS if c in v and v[c].isna().all()])
         v.to_csv(os.path.join(directory, "visits.csv"), index=False, float_format="%.17g")
 
 
@@ -188,7 +192,7 @@ def _agree(given, derived, where, col, what):
 
 
 def _visit_scores(df, where):
-    """(alsfrs_r, ft9_stage, alsfrs_original) of a visits table in contract columns."""
+    """(alsfrs_r, ft9_stage, alsfrs_original, domains (n, 4)) of a visits table in contract columns."""
     n = len(df)
     have = lambda c: c in df.columns  # noqa: E731
     items = np.column_stack([_num(df, c, where, 0, 4, integer=True) if have(c) else np.full(n, np.nan)
@@ -206,7 +210,7 @@ def _visit_scores(df, where):
                      "the stage of the domain scores")
     orig = _num(df, "alsfrs_original", where, 0, 40, integer=True) if have("alsfrs_original") \
         else np.full(n, np.nan)
-    return total, ft9, orig
+    return total, ft9, orig, dom
 
 
 def read_contract(directory) -> Registry:
@@ -247,14 +251,15 @@ def read_contract(directory) -> Registry:
     _check_header(vdf, vp, VISIT_REQUIRED, VISIT_OPTIONAL)
     vid = vdf["patient_id"].astype(str).str.strip()
     day = _num(vdf, "day", vp, required=True, what="a day number")
-    total, ft9, orig = _visit_scores(vdf, vp)
+    total, ft9, orig, dom = _visit_scores(vdf, vp)
     known = vid.isin(set(patients["patient_id"]))
     if not known.all():
         i = int(np.flatnonzero(~known.to_numpy())[0])
         raise InputError(f"{vp}: row {i + 2}, column 'patient_id'",
                          f"patient {vid.iloc[i]!r} is not in patients.csv")
     visits = pd.DataFrame({"patient_id": vid.to_numpy(), "day": day, "alsfrs_r": total,
-                           "ft9_stage": ft9, "alsfrs_original": orig})
+                           "ft9_stage": ft9, "alsfrs_original": orig,
+                           **{c: dom[:, i] for i, c in enumerate(DOMAIN_COLUMNS)}})
     dup = visits.duplicated(["patient_id", "day"])
     if dup.any():
         i = int(np.flatnonzero(dup.to_numpy())[0])
@@ -476,7 +481,8 @@ def import_proact(directory) -> Registry:
     total = np.where(np.isnan(given), isum, given)
     v = pd.DataFrame({"patient_id": vis["patient_id"], "day": vis["day"], "alsfrs_r": total,
                       "ft9_stage": _ft9(dom),
-                      "alsfrs_original": vis["alsfrs_original"] if "alsfrs_original" in vis else np.nan})
+                      "alsfrs_original": vis["alsfrs_original"] if "alsfrs_original" in vis else np.nan,
+                      **{c: dom[:, i] for i, c in enumerate(DOMAIN_COLUMNS)}})
     only_orig = np.isnan(total) & ~np.isnan(v["alsfrs_original"].to_numpy())
     if only_orig.any():
         notes.append(f"{int(only_orig.sum())} visit(s) have only the original ALSFRS total (0..40): kept as "
@@ -863,9 +869,10 @@ def export_replicate(theta, design, seed: int, condition: int, k: int, out_dir):
     baseline, with its FT9 stage), b0 + 2, 4, 6 where the simulation has them
     (b0 = ref_baseline_month), day = month x 365.25/12; end_day and event from the
     survival follow-up from b0 (or, for a patient without one, censored at the last
-    visit); age at day 0 and onset_day from the simulated duration at entry.  The
-    simulation exposes the FT9 stage but not the domain scores, so visits carry
-    ft9_stage instead of domains.
+    visit); age at day 0 and onset_day from the simulated duration at entry.  Every
+    visit carries its total and its 4 observed domain scores (bulbar, fine_motor,
+    gross_motor, respiratory: world.model.pool_domains, the same draws as the
+    totals), from which the reader derives the FT9 stage.
     """
     import pandas as pd
 
@@ -876,6 +883,7 @@ def export_replicate(theta, design, seed: int, condition: int, k: int, out_dir):
     pool = W.generate_pool(theta, W.pool_key(seed, condition, k, design.pool_policy, design.pool_block_size),
                            design.pool_size)
     po = W.pool_outcomes(theta, pool.keys)
+    dom = W.pool_domains(theta, pool.keys)      # (n, visit slot, domain)
     b0 = float(theta[H.REF_BASELINE_MONTH])
     p = pool.data
     n = p.shape[0]
@@ -885,16 +893,19 @@ def export_replicate(theta, design, seed: int, condition: int, k: int, out_dir):
     end = np.empty(n)
     event = np.empty(n)
     for j in range(n):
-        visits = [(0.0, p[j, H.PB_ENTRY_SCORE], np.nan)]
+        visits = [(0.0, p[j, H.PB_ENTRY_SCORE], 0)]      # (month, total, domain visit slot)
         if np.isfinite(p[j, H.PB_ALSFRS_0]):
             if b0 - 6 > 0:
-                visits.append((b0 - 6, p[j, H.PB_ALSFRS_PRE], np.nan))
-            visits.append((b0, p[j, H.PB_ALSFRS_0], p[j, H.PB_FT9]))
-            for m, name in ((2, "alsfrs_2"), (4, "alsfrs_4"), (6, "alsfrs_6")):
+                visits.append((b0 - 6, p[j, H.PB_ALSFRS_PRE], 1))
+            visits.append((b0, p[j, H.PB_ALSFRS_0], 2))
+            for slot, (m, name) in enumerate(((2, "alsfrs_2"), (4, "alsfrs_4"), (6, "alsfrs_6")), start=3):
                 if np.isfinite(po[name][j]):
-                    visits.append((b0 + m, po[name][j], np.nan))
-        for mo, s, f in visits:
-            vrows.append((str(j), mo * MONTH_DAYS, s, f))
+                    visits.append((b0 + m, po[name][j], slot))
+        for mo, s, slot in visits:
+            if dom[j, slot].sum() != s:
+                raise AssertionError(f"pool patient {j}, month {mo:g}: domains {dom[j, slot]} do not sum to "
+                                     f"the total {s:g} (kernels/pool.py pool_visit_domains out of step)")
+            vrows.append((str(j), mo * MONTH_DAYS, s, *dom[j, slot]))
         if np.isfinite(time[j]):
             end[j] = b0 * MONTH_DAYS + time[j]
             event[j] = po["event"][j]
@@ -907,7 +918,7 @@ def export_replicate(theta, design, seed: int, condition: int, k: int, out_dir):
         "riluzole": p[:, H.PB_RILUZOLE], "age": p[:, H.PB_AGE] - b0 / 12.0, "end_day": end, "event": event,
         "onset_day": -p[:, H.PB_DURATION] * MONTH_DAYS,
     })
-    visits = pd.DataFrame(vrows, columns=["patient_id", "day", "alsfrs_r", "ft9_stage"])
+    visits = pd.DataFrame(vrows, columns=["patient_id", "day", "alsfrs_r", *DOMAIN_COLUMNS])
     os.makedirs(out_dir, exist_ok=True)
     Registry(patients, visits, "export").write(os.path.join(out_dir, "registry"))
     tr = rd.treated
