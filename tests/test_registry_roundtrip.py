@@ -72,3 +72,50 @@ def test_matching_the_export_gives_the_simulated_matched_cohort(exported):
     assert rd.value("n_slope_within_0_3") == m.balance.pair_shares()["n_slope_within_0_3"]
     assert rd.value("n_age_within_5") == m.balance.pair_shares()["n_age_within_5"]
     assert rd.value("n_age_within_10") == m.balance.pair_shares()["n_age_within_10"]
+
+
+def test_export_writes_domain_scores_that_read_back(exported, tmp_path):
+    """The export's visits carry the 4 observed domain scores of the world's kernels
+    (world.pool_domains), which sum to the totals; the reader keeps them, derives
+    the FT9 stage from them, and a written registry reads back unchanged."""
+    import pandas as pd
+    theta, design, tol, fu, rd, out = exported
+    raw = pd.read_csv(out / "registry" / "visits.csv")
+    assert list(raw.columns) == ["patient_id", "day", "alsfrs_r", *R.DOMAIN_COLUMNS]
+    reg = R.read_registry(out / "registry")
+    v = reg.visits
+    dom = v[list(R.DOMAIN_COLUMNS)].to_numpy()
+    assert np.isfinite(dom).all() and ((dom >= 0) & (dom <= 12)).all()
+    np.testing.assert_array_equal(dom.sum(axis=1), v["alsfrs_r"])
+    np.testing.assert_array_equal(v["ft9_stage"], 1 + (dom < 9).sum(axis=1))
+    # the baseline visit's domains are the kernel's for that pool patient
+    pool = world.generate_pool(theta, world.pool_key(11, 0, 2, design.pool_policy, design.pool_block_size),
+                               design.pool_size)
+    kd = world.pool_domains(theta, pool.keys)
+    b0_day = theta[world.THETA_INDEX["ref_baseline_month"]] * R.MONTH_DAYS
+    at_b0 = np.isclose(v["day"].to_numpy(), b0_day)
+    ids = v["patient_id"].astype(int).to_numpy()[at_b0]
+    np.testing.assert_array_equal(dom[at_b0], kd[ids, 2])
+    from simkit.kernels import history as H
+    np.testing.assert_array_equal(1 + (kd[ids, 2] < 9).sum(axis=1), pool.data[ids, H.PB_FT9])
+    # write + read: the same visits, domains included
+    reg.write(tmp_path / "again")
+    back = R.read_registry(tmp_path / "again")
+    pd.testing.assert_frame_equal(back.visits, reg.visits)
+
+
+def test_reader_keeps_domains_given_or_summed_from_items(tmp_path):
+    import pandas as pd
+    d = tmp_path / "reg"
+    d.mkdir()
+    pd.DataFrame({"patient_id": ["a", "b"], "sex": ["M", "F"], "race": ["White"] * 2, "onset": ["spinal"] * 2,
+                  "riluzole": [1, 0], "age": [50, 60], "end_day": [400, 400], "event": [0, 1]}
+                 ).to_csv(d / "patients.csv", index=False)
+    items = {c: [4, ""] for c in R.ITEM_COLUMNS}
+    items["q1_speech"] = [2, ""]
+    pd.DataFrame({"patient_id": ["a", "b"], "day": [0, 0], **items, "bulbar": ["", 7], "fine_motor": ["", 12],
+                  "gross_motor": ["", 8], "respiratory": ["", 11]}).to_csv(d / "visits.csv", index=False)
+    v = R.read_registry(d).visits
+    np.testing.assert_array_equal(v[list(R.DOMAIN_COLUMNS)].to_numpy(), [[10, 12, 12, 12], [7, 12, 8, 11]])
+    np.testing.assert_array_equal(v["alsfrs_r"], [46, 38])
+    np.testing.assert_array_equal(v["ft9_stage"], [1, 3])

@@ -24,6 +24,10 @@ def run(args):
     if args.condition < 0:
         raise InputError("--condition", f"expected an integer >= 0, got {args.condition}")
     study = load_study(args.scenario)
+    if study.source is not None:
+        raise InputError(args.scenario, f"a [{study.source.kind}] scenario draws its patients from a registry, "
+                                        "not the synthetic world: nothing to simulate; run it with simkit run "
+                                        "(docs/registry.md)")
     if args.condition >= len(study.conditions):
         raise InputError("--condition", f"the scenario has {len(study.conditions)} condition(s): "
                                         f"expected 0..{len(study.conditions) - 1}, got {args.condition}")

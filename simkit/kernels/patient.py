@@ -259,6 +259,26 @@ def rate_visit(ps, loss, u1, u2, rater_sd):
     return total, 1.0 + n_low, resp, true_total
 
 
+@njit(cache=True, error_model="numpy")
+def rate_visit_domains(ps, loss, u1, u2, rater_sd, dom):
+    """The four observed domain scores (bulbar, fine motor, gross motor,
+    respiratory) of the visit `rate_visit` rates from the same arguments, into
+    dom (4,): the same arithmetic, so sum(dom) is rate_visit's observed total and
+    1 + #(dom < 9) its FT9 stage (the synthetic registry export writes them)."""
+    a = rater_sd * SQRT6
+    b1 = np.int64(u1 * _TWO52)
+    b2 = np.int64(u2 * _TWO52)
+    k = (np.int64(loss >= ps[S_BRK]) + np.int64(loss >= ps[S_BRK + 1])
+         + np.int64(loss >= ps[S_BRK + 2]))
+    x = (loss - 12.0 * k) / ps[S_TAIL + k]
+    for d in range(4):
+        s = min(max(12.0 - ps[S_A0 + d] * x, 0.0), 12.0)
+        h1 = (b1 >> (13 * d)) & _MASK13
+        h2 = (b2 >> (13 * d)) & _MASK13
+        e = a * ((h1 + h2 + 1.0) / 8192.0 - 1.0)
+        dom[d] = min(max(math.floor(s + e + 0.5), 0.0), 12.0)
+
+
 @njit(cache=True, inline="always", error_model="numpy")
 def loss_at(ps, tau, w, post_rate):
     """Latent points lost at index-relative time tau (months).

@@ -24,7 +24,7 @@ from .layout import (N_PB, REFERENCE_DEATH_SELECTION, _C_DEATH_SELECT, DAYS_PER_
     S_AGE, S_BULBAR, S_D, S_MALE, S_R, S_RIL, S_U, S_WHITE, TRIAL_MONTHS_MAX, TRIAL_MONTHS_MIN,
     N_UB_POOL, _C_DROPOUT, _C_FU_KIND, _C_FU_LEN, _C_TRIAL_LEN)
 from .patient import (death_time, draw_base, draw_shares, loss_at, ou_first, ou_next, ou_step,
-    prepare_constants, rate_visit, stay_threshold)
+    prepare_constants, rate_visit, rate_visit_domains, stay_threshold)
 
 # ------------------------------------------------------------ registry pool
 
@@ -329,6 +329,59 @@ def pool_outcomes(theta, keys, out):
         else:
             out[i, PO_TIME_DAYS] = c * DAYS_PER_MONTH
             out[i, PO_EVENT] = 0.0
+
+
+# visit slots of pool_visit_domains: trial month 0 (entry), b0 - 6 (pre), b0, b0 + 2, 4, 6
+N_DOMAIN_VISITS = 6
+
+
+@njit(cache=True, error_model="numpy")
+def pool_visit_domains(theta, keys, out):
+    """Observed domain scores of pool patients `keys` at their visits: out (m, 6, 4),
+    visit slots trial month 0 (entry), b0 - 6, b0, b0 + 2, 4, 6, domains bulbar,
+    fine motor, gross motor, respiratory.  The same draws as pool_baseline and
+    pool_outcomes, so each slot's domains sum to the total those report (where the
+    visit exists; slots are filled whether or not the patient was seen then)."""
+    m = keys.shape[0]
+    ps = np.empty(N_S)
+    res = np.empty(N_RES)
+    k = np.empty(N_K)
+    prepare_constants(theta, k)
+    pop = theta[REG0:REG0 + N_POP]
+    b0 = theta[REF_BASELINE_MONTH]
+    ib0 = int(b0)
+    rsd = theta[RATER_SD]
+    ub = np.empty(N_UB_POOL)
+    uv = np.empty(N_UV_POOL)
+    dom = np.empty(4)
+    for i in range(m):
+        pk = keys[i]
+        _pool_draws(pk, ib0, ub, uv)
+        _pool_core(k, theta, pop, ub, uv, ps, res)
+        r = ps[S_R]
+        # entry, pre and baseline visits exactly as _pool_core rates them
+        w_entry = ou_first(theta, uv[V_T0])
+        rate_visit_domains(ps, loss_at(ps, 0.0, w_entry, r), uv[V_N0A], uv[V_N0B], rsd, dom)
+        out[i, 0, :] = dom
+        m_pre = b0 - 6.0
+        if m_pre == 0.0:
+            w_pre = w_entry
+        else:
+            w_pre = ou_next(theta, w_entry, m_pre, uv[V_TPRE])
+            rate_visit_domains(ps, loss_at(ps, m_pre, w_pre, r), uv[V_NPREA], uv[V_NPREB], rsd, dom)
+        out[i, 1, :] = dom
+        w = ou_step(w_pre, k[K_RHO6], k[K_SIG6], uv[V_TB0])
+        rate_visit_domains(ps, loss_at(ps, b0, w, r), uv[V_NB0A], uv[V_NB0B], rsd, dom)
+        out[i, 2, :] = dom
+        # follow-up visits exactly as pool_outcomes rates them
+        tk = derive(pk, PURPOSE_TRAJ)
+        nk = derive(pk, PURPOSE_NOISE)
+        for v in range(3):
+            mo = ib0 + 2 * (v + 1)
+            w = ou_step(w, k[K_RHO2], k[K_SIG2], uniform(tk, mo))
+            rate_visit_domains(ps, loss_at(ps, float(mo), w, r), uniform(nk, 2 * mo), uniform(nk, 2 * mo + 1),
+                               rsd, dom)
+            out[i, 3 + v, :] = dom
 
 
 @njit(cache=True, error_model="numpy")

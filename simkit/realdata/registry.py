@@ -144,7 +144,9 @@ class Registry:
       matching ties), columns PATIENT_REQUIRED + onset_day; patient_id as text,
       categorical values as labels or None, numbers as floats (NaN missing).
     visits: patient_id, day, alsfrs_r, ft9_stage (from the domains where given),
-      alsfrs_original; sorted by patient (registry order) and day.
+      alsfrs_original, the 4 domain scores bulbar, fine_motor, gross_motor,
+      respiratory (given or summed from the items; NaN where neither);
+      sorted by patient (registry order) and day.
     drops: what an importer left out (empty for a contract registry).
     notes: what an importer assumed (e.g. patients without a riluzole record).
     """
@@ -166,9 +168,11 @@ class Registry:
             p[c] = p[c].astype("Int64")
         p.to_csv(os.path.join(directory, "patients.csv"), index=False, float_format="%.17g")
         v = self.visits.copy()
-        for c in ("alsfrs_r", "ft9_stage", "alsfrs_original"):
+        for c in ("alsfrs_r", "ft9_stage", "alsfrs_original") + DOMAIN_COLUMNS:
             if c in v:
                 v[c] = v[c].astype("Int64")
+        # optional score columns nobody filled are left out (an empty column reads back the same)
+        v = v.drop(columns=[c for c in ("alsfrs_original",) + DOMAIN_COLUMNS if c in v and v[c].isna().all()])
         v.to_csv(os.path.join(directory, "visits.csv"), index=False, float_format="%.17g")
 
 
@@ -188,7 +192,7 @@ def _agree(given, derived, where, col, what):
 
 
 def _visit_scores(df, where):
-    """(alsfrs_r, ft9_stage, alsfrs_original) of a visits table in contract columns."""
+    """(alsfrs_r, ft9_stage, alsfrs_original, domains (n, 4)) of a visits table in contract columns."""
     n = len(df)
     have = lambda c: c in df.columns  # noqa: E731
     items = np.column_stack([_num(df, c, where, 0, 4, integer=True) if have(c) else np.full(n, np.nan)
@@ -206,7 +210,7 @@ def _visit_scores(df, where):
                      "the stage of the domain scores")
     orig = _num(df, "alsfrs_original", where, 0, 40, integer=True) if have("alsfrs_original") \
         else np.full(n, np.nan)
-    return total, ft9, orig
+    return total, ft9, orig, dom
 
 
 def read_contract(directory) -> Registry:
@@ -247,14 +251,15 @@ def read_contract(directory) -> Registry:
     _check_header(vdf, vp, VISIT_REQUIRED, VISIT_OPTIONAL)
     vid = vdf["patient_id"].astype(str).str.strip()
     day = _num(vdf, "day", vp, required=True, what="a day number")
-    total, ft9, orig = _visit_scores(vdf, vp)
+    total, ft9, orig, dom = _visit_scores(vdf, vp)
     known = vid.isin(set(patients["patient_id"]))
     if not known.all():
         i = int(np.flatnonzero(~known.to_numpy())[0])
         raise InputError(f"{vp}: row {i + 2}, column 'patient_id'",
                          f"patient {vid.iloc[i]!r} is not in patients.csv")
     visits = pd.DataFrame({"patient_id": vid.to_numpy(), "day": day, "alsfrs_r": total,
-                           "ft9_stage": ft9, "alsfrs_original": orig})
+                           "ft9_stage": ft9, "alsfrs_original": orig,
+                           **{c: dom[:, i] for i, c in enumerate(DOMAIN_COLUMNS)}})
     dup = visits.duplicated(["patient_id", "day"])
     if dup.any():
         i = int(np.flatnonzero(dup.to_numpy())[0])
@@ -476,7 +481,8 @@ def import_proact(directory) -> Registry:
     total = np.where(np.isnan(given), isum, given)
     v = pd.DataFrame({"patient_id": vis["patient_id"], "day": vis["day"], "alsfrs_r": total,
                       "ft9_stage": _ft9(dom),
-                      "alsfrs_original": vis["alsfrs_original"] if "alsfrs_original" in vis else np.nan})
+                      "alsfrs_original": vis["alsfrs_original"] if "alsfrs_original" in vis else np.nan,
+                      **{c: dom[:, i] for i, c in enumerate(DOMAIN_COLUMNS)}})
     only_orig = np.isnan(total) & ~np.isnan(v["alsfrs_original"].to_numpy())
     if only_orig.any():
         notes.append(f"{int(only_orig.sum())} visit(s) have only the original ALSFRS total (0..40): kept as "
@@ -864,9 +870,10 @@ def export_replicate(theta, design, seed: int, condition: int, k: int, out_dir):
     baseline, with its FT9 stage), b0 + 2, 4, 6 where the simulation has them
     (b0 = ref_baseline_month), day = month x 365.25/12; end_day and event from the
     survival follow-up from b0 (or, for a patient without one, censored at the last
-    visit); age at day 0 and onset_day from the simulated duration at entry.  The
-    simulation exposes the FT9 stage but not the domain scores, so visits carry
-    ft9_stage instead of domains.
+    visit); age at day 0 and onset_day from the simulated duration at entry.  Every
+    visit carries its total and its 4 observed domain scores (bulbar, fine_motor,
+    gross_motor, respiratory: world.model.pool_domains, the same draws as the
+    totals), from which the reader derives the FT9 stage.
     """
     import pandas as pd
 
@@ -877,6 +884,7 @@ def export_replicate(theta, design, seed: int, condition: int, k: int, out_dir):
     pool = W.generate_pool(theta, W.pool_key(seed, condition, k, design.pool_policy, design.pool_block_size),
                            design.pool_size)
     po = W.pool_outcomes(theta, pool.keys)
+    dom = W.pool_domains(theta, pool.keys)      # (n, visit slot, domain)
     b0 = float(theta[H.REF_BASELINE_MONTH])
     p = pool.data
     n = p.shape[0]
@@ -886,16 +894,19 @@ def export_replicate(theta, design, seed: int, condition: int, k: int, out_dir):
     end = np.empty(n)
     event = np.empty(n)
     for j in range(n):
-        visits = [(0.0, p[j, H.PB_ENTRY_SCORE], np.nan)]
+        visits = [(0.0, p[j, H.PB_ENTRY_SCORE], 0)]      # (month, total, domain visit slot)
         if np.isfinite(p[j, H.PB_ALSFRS_0]):
             if b0 - 6 > 0:
-                visits.append((b0 - 6, p[j, H.PB_ALSFRS_PRE], np.nan))
-            visits.append((b0, p[j, H.PB_ALSFRS_0], p[j, H.PB_FT9]))
-            for m, name in ((2, "alsfrs_2"), (4, "alsfrs_4"), (6, "alsfrs_6")):
+                visits.append((b0 - 6, p[j, H.PB_ALSFRS_PRE], 1))
+            visits.append((b0, p[j, H.PB_ALSFRS_0], 2))
+            for slot, (m, name) in enumerate(((2, "alsfrs_2"), (4, "alsfrs_4"), (6, "alsfrs_6")), start=3):
                 if np.isfinite(po[name][j]):
-                    visits.append((b0 + m, po[name][j], np.nan))
-        for mo, s, f in visits:
-            vrows.append((str(j), mo * MONTH_DAYS, s, f))
+                    visits.append((b0 + m, po[name][j], slot))
+        for mo, s, slot in visits:
+            if dom[j, slot].sum() != s:
+                raise AssertionError(f"pool patient {j}, month {mo:g}: domains {dom[j, slot]} do not sum to "
+                                     f"the total {s:g} (kernels/pool.py pool_visit_domains out of step)")
+            vrows.append((str(j), mo * MONTH_DAYS, s, *dom[j, slot]))
         if np.isfinite(time[j]):
             end[j] = b0 * MONTH_DAYS + time[j]
             event[j] = po["event"][j]
@@ -908,7 +919,7 @@ def export_replicate(theta, design, seed: int, condition: int, k: int, out_dir):
         "riluzole": p[:, H.PB_RILUZOLE], "age": p[:, H.PB_AGE] - b0 / 12.0, "end_day": end, "event": event,
         "onset_day": -p[:, H.PB_DURATION] * MONTH_DAYS,
     })
-    visits = pd.DataFrame(vrows, columns=["patient_id", "day", "alsfrs_r", "ft9_stage"])
+    visits = pd.DataFrame(vrows, columns=["patient_id", "day", "alsfrs_r", *DOMAIN_COLUMNS])
     os.makedirs(out_dir, exist_ok=True)
     Registry(patients, visits, "export").write(os.path.join(out_dir, "registry"))
     tr = rd.treated
@@ -1020,9 +1031,68 @@ class PlasmodeResult:
                 **{k: self.rows.attrs[k] for k in ("hr", "rate_change", "n_treated", "selection")}}
 
 
+@dataclass(frozen=True)
+class PlasmodeSetup:
+    """What every plasmode replicate on one candidate table shares: the table
+    (registry order), the treated-draw weights exp(selection x pre-slope), the
+    registry's Nelson-Aalen cumulative hazard and censoring curve, and the badness
+    (-time_days: earliest death or censoring worst) a peeking analyst matches on."""
+    cand: object
+    weights: np.ndarray
+    cumhaz: tuple
+    censor: tuple
+    badness: np.ndarray
+
+    @property
+    def n(self) -> int:
+        return int(len(self.cand))
+
+
+def plasmode_setup(candidates: Candidates, selection: float = 0.0) -> PlasmodeSetup:
+    cand = candidates.table.reset_index(drop=True)
+    slope = ((cand["alsfrs_pre"] - cand["alsfrs_0"]) / 6.0).to_numpy()
+    w = np.exp(selection * (slope - np.nanmean(slope)))
+    w = np.where(np.isfinite(w), w, 0.0)
+    w = w / w.sum()
+    return PlasmodeSetup(cand, w, _cumhaz(cand["time_days"], cand["event"]),
+                         _censor_curve(cand["time_days"], cand["event"]),
+                         -cand["time_days"].to_numpy(np.float64))
+
+
+def plasmode_replicate(setup: PlasmodeSetup, rng, n_treated: int, hr: float, rate_change: float, exact,
+                       caliper: float, match_choice: str, match_order: str, match_seed: int = 0,
+                       match_key=None, match_peek: int = 1, firth: bool = False):
+    """One plasmode replicate, its random numbers from `rng` (a numpy Generator):
+    draw the treated, inject the effect, match, analyse.  Returns (analysis vector
+    (kernels/seedanalysis.py FIELDS), the MatchResult, the treated table, the pool
+    table).  `plasmode` and the scenario runner (realdata/plasmode_run.py) both
+    call this: one implementation of the replicate."""
+    from simkit.analysis.matched import analyze_vector
+    from simkit.design import matching as M
+    from simkit.kernels import seedanalysis as SA
+    cand, n = setup.cand, setup.n
+    pick = np.sort(rng.choice(n, size=int(n_treated), replace=False, p=setup.weights))
+    rest = np.setdiff1d(np.arange(n), pick)          # registry order kept
+    tr = cand.iloc[pick].reset_index(drop=True).copy()
+    tr["time_days"], tr["event"] = inject_hazard_ratio(tr["time_days"], tr["event"], hr, setup.cumhaz,
+                                                       setup.censor, rng)
+    for k, c in ((2, "alsfrs_2"), (4, "alsfrs_4"), (6, "alsfrs_6")):
+        tr[c] = np.clip(np.round(tr[c] + rate_change * k), 0, 48)
+    pool = cand.iloc[rest].reset_index(drop=True)
+    peeks = match_choice == "worst" or match_peek > 1
+    res = M.match_cohorts(tr, pool, exact, caliper, match_choice, match_order, int(match_seed),
+                          setup.badness[rest] if peeks else None, match_peek=match_peek, key=match_key)
+    vec = np.full(SA.N_FIELDS, np.nan)
+    if res.n_matched:
+        table = _pairs_table(tr, pool, res.treated_index, res.reference_index, "plasmode")
+        vec = analyze_vector(table, firth)
+    return vec, res, tr, pool
+
+
 def plasmode(candidates: Candidates, n_treated: int = 67, hr: float = 1.0, rate_change: float = 0.0,
              selection: float = 0.0, reps: int = 100, seed: int = 0, start: int = 0, exact=None,
-             caliper: float = 0.5, match_choice: str = "nearest", match_order: str = "given") -> PlasmodeResult:
+             caliper: float = 0.5, match_choice: str = "nearest", match_order: str = "given",
+             condition: int | None = None) -> PlasmodeResult:
     """Replicates start .. start + reps - 1 of a plasmode simulation on a registry.
 
     Replicate r (random numbers from numpy's generator seeded by (seed, r), so a
@@ -1034,12 +1104,17 @@ def plasmode(candidates: Candidates, n_treated: int = 67, hr: float = 1.0, rate_
     raised by rate_change x months (rounded, clipped to 0..48; positive = slower
     decline); then matched 1:1 to the other candidates with simkit.design.matching and
     analysed with the seed analysis kernel, exactly as `simkit match` + `analyze`.
+
+    condition: None (numpy's generator seeded by (seed, r), random matching choices
+    from `seed`), or c: the generator seeded by (seed, c, r) and random matching
+    choices keyed by rng.root_key(seed, c, r), exactly as replicate r of condition
+    c of a plasmode scenario run (`simkit run`, realdata/plasmode_run.py).
     """
     import xarray as xr
 
     from simkit.design import matching as M
-    from simkit.analysis.matched import analyze_vector
     from simkit.kernels import seedanalysis as SA
+    from simkit.kernels.rng import root_key
     for name, v, ok in (("n_treated", n_treated, isinstance(n_treated, (int, np.integer)) and
                          1 <= n_treated < candidates.n),
                         ("reps", reps, isinstance(reps, (int, np.integer)) and reps >= 1),
@@ -1056,31 +1131,19 @@ def plasmode(candidates: Candidates, n_treated: int = 67, hr: float = 1.0, rate_
                 "hr": "a hazard ratio > 0", "rate_change": "points/month", "selection":
                     "log-odds per point/month of pre-slope"}[name])
     exact = M.DEFAULT_EXACT if exact is None else tuple(exact)
-    cand = candidates.table.reset_index(drop=True)
-    n = len(cand)
-    slope = ((cand["alsfrs_pre"] - cand["alsfrs_0"]) / 6.0).to_numpy()
-    w = np.exp(selection * (slope - np.nanmean(slope)))
-    w = np.where(np.isfinite(w), w, 0.0)
-    w = w / w.sum()
-    ch = _cumhaz(cand["time_days"], cand["event"])
-    cc = _censor_curve(cand["time_days"], cand["event"])
+    setup = plasmode_setup(candidates, selection)
+    n = setup.n
     fields = SA.FIELDS + ("n_candidates", "match_rate")
     out = np.full((reps, len(fields)), np.nan)
     for r in range(reps):
-        rng = np.random.default_rng([int(seed), int(start + r)])
-        pick = np.sort(rng.choice(n, size=int(n_treated), replace=False, p=w))
-        rest = np.setdiff1d(np.arange(n), pick)          # registry order kept
-        tr = cand.iloc[pick].reset_index(drop=True).copy()
-        tr["time_days"], tr["event"] = inject_hazard_ratio(tr["time_days"], tr["event"], hr, ch, cc, rng)
-        for k, c in ((2, "alsfrs_2"), (4, "alsfrs_4"), (6, "alsfrs_6")):
-            tr[c] = np.clip(np.round(tr[c] + rate_change * k), 0, 48)
-        pool = cand.iloc[rest].reset_index(drop=True)
-        res = M.match_cohorts(tr, pool, exact, caliper, match_choice, match_order, int(seed))
+        key = [int(seed), int(start + r)] if condition is None else [int(seed), int(condition), int(start + r)]
+        mkey = None if condition is None else np.uint64(root_key(np.uint64(seed), np.uint64(condition),
+                                                                 np.uint64(start + r)))
+        vec, res, _, _ = plasmode_replicate(setup, np.random.default_rng(key), n_treated, hr, rate_change,
+                                            exact, caliper, match_choice, match_order, int(seed), mkey)
         out[r, -2] = n - n_treated
         out[r, -1] = res.n_matched / n_treated
-        if res.n_matched:
-            table = _pairs_table(tr, pool, res.treated_index, res.reference_index, "plasmode")
-            out[r, :SA.N_FIELDS] = analyze_vector(table)
+        out[r, :SA.N_FIELDS] = vec
     rows = xr.DataArray(out, dims=("replicate", "field"),
                         coords={"replicate": np.arange(start, start + reps), "field": list(fields)},
                         name="plasmode",

@@ -29,12 +29,18 @@ values): the bias decomposition.
 
 Every condition is the base scenario with its values replaced, validated by
 the same rules, so a bad grid value is reported with its dotted key.
+
+A scenario whose patients do not come from the synthetic world names its source
+in a section of SOURCES: `[plasmode] registry = "DIR"` resamples a real registry
+(simkit/realdata/plasmode_run.py, docs/registry.md).  Its grid may vary
+`plasmode.*` keys as well.
 """
 from __future__ import annotations
 
 import copy
 import functools
 import hashlib
+import importlib
 import itertools
 import json
 import math
@@ -55,12 +61,27 @@ EXTRA_SECTIONS = ("grid", "conditions", "analysis", "run", "priors")
 ANALYSIS_KEYS = {"firth": bool, "alpha": float}
 RUN_KEYS = {"chunk_size": int, "common_random_numbers": bool}
 
+# Sources of patients other than the synthetic world: scenario section -> module.
+# The module provides check_keys(data, extra, overrides), parse_section(table,
+# scenario_path, where) -> per-condition spec, make_source(specs, scenarios) ->
+# Study.source (with .digest, entering the scenario hash) and job_parts(study) ->
+# {"compute", "attrs", "field_notes"}.  Imported by name when a scenario uses the
+# section: the modules (simkit.realdata) import the runner, so a module-level
+# import here would be circular, and a synthetic run need not load pandas or
+# read any registry.
+SOURCES = {"plasmode": "simkit.realdata.plasmode_run"}
+
+
+def source_module(name: str):
+    return importlib.import_module(SOURCES[name])
+
 
 @dataclass(frozen=True)
 class Condition:
     index: int
     coords: dict            # grid parameter -> value (explicit rows: also `label`)
     scenario: Scenario
+    source_spec: object = None   # the condition's settings of a non-synthetic source (SOURCES)
 
 
 @dataclass(frozen=True)
@@ -75,6 +96,7 @@ class Study:
     data: dict
     common_random_numbers: bool = False
     priors: object = None          # simkit.world.priors.Priors: parameters drawn per replicate
+    source: object = None          # patients from a SOURCES module (e.g. plasmode) instead of the world
 
     def key_condition(self, c: int) -> int:
         """The condition index condition c's random streams are keyed by."""
@@ -93,8 +115,10 @@ class Study:
 
     def scenario_hash(self, replicates: int | None = None) -> str:
         # the validated content, not the file's spelling: comments and order do not count
-        blob = json.dumps({"data": self.data, "replicates": replicates or self.replicates},
-                          sort_keys=True, default=str)
+        content = {"data": self.data, "replicates": replicates or self.replicates}
+        if self.source is not None:     # a source's files (e.g. the registry's tables) count as content
+            content["source"] = self.source.digest
+        blob = json.dumps(content, sort_keys=True, default=str)
         return hashlib.sha256(blob.encode()).hexdigest()[:16]
 
 
@@ -118,15 +142,16 @@ def _mechanisms(data: dict, value, where: str, only=None):
         raise InputError(where, f"expected 'on' or 'off', got {value!r}")
 
 
-def _set(data: dict, dotted: str, value, where: str):
+def _set(data: dict, dotted: str, value, where: str, source: str | None = None):
     if dotted == "mechanisms":
         return _mechanisms(data, value, where)
     if dotted == "mechanisms_only":
         return _mechanisms(data, None, where, only=value)
     parts = dotted.split(".")
-    if len(parts) != 2 or parts[0] not in ("world", "mechanisms", "treatment", "design"):
-        raise InputError(where, f"expected a key 'section.name' with section world, mechanisms, "
-                                f"treatment or design, got {dotted!r}")
+    sections = ("world", "mechanisms", "treatment", "design") + ((source,) if source else ())
+    if len(parts) != 2 or parts[0] not in sections:
+        raise InputError(where, f"expected a key 'section.name' with section {', '.join(sections[:-1])} "
+                                f"or {sections[-1]}, got {dotted!r}")
     data.setdefault(parts[0], {})[parts[1]] = value
 
 
@@ -151,7 +176,11 @@ def _dim_names(keys):
 def study_from_dict(data: dict, text: str = "", path: str | None = None) -> Study:
     data = copy.deepcopy(data)
     extra = {k: data.pop(k) for k in EXTRA_SECTIONS if k in data}
-    base = scenario_from_dict(data, path)
+    sources = [k for k in SOURCES if k in data]
+    if len(sources) > 1:
+        raise InputError(sources[1], f"a scenario has one source of patients, got [{sources[0]}] and [{sources[1]}]")
+    source = sources[0] if sources else None
+    base = scenario_from_dict({k: v for k, v in data.items() if k != source}, path)
 
     analysis = extra.get("analysis", {})
     if not isinstance(analysis, dict):
@@ -209,7 +238,8 @@ def study_from_dict(data: dict, text: str = "", path: str | None = None) -> Stud
                 base_flat[k] = "all"
             else:
                 s, n = k.split(".", 1) if "." in k else ("", k)
-                base_flat[k] = base.sections.get(s, {}).get(n)
+                sec = data.get(s) if s == source else base.sections.get(s)
+                base_flat[k] = (sec if isinstance(sec, dict) else {}).get(n)
         for i, (c, f) in enumerate(zip(cs, flats)):
             label = c.get("label", f"condition {i}")
             if not isinstance(label, str):
@@ -220,18 +250,35 @@ def study_from_dict(data: dict, text: str = "", path: str | None = None) -> Stud
     else:
         rows.append(({}, {}))
 
+    if source:
+        smod = source_module(source)
+        smod.check_keys(data, extra, [(f"grid condition {i}", over) for i, (_, over) in enumerate(rows)])
+        base_spec = smod.parse_section(data[source], path, source)   # errors name the key alone
+    elif any(k.split(".")[0] in SOURCES for _, over in rows for k in over):
+        k = next(k for _, over in rows for k in over if k.split(".")[0] in SOURCES)
+        raise InputError(f"grid: {k}", f"varies a [{k.split('.')[0]}] key, but the scenario has no "
+                                       f"[{k.split('.')[0]}] section")
     conds = []
     for i, (coords, over) in enumerate(rows):
         d = copy.deepcopy(data)
         where = f"grid condition {i} ({', '.join(f'{k}={v}' for k, v in coords.items())})"
         for k, v in sorted(over.items(), key=lambda kv: kv[0] not in ("mechanisms", "mechanisms_only")):
-            _set(d, k, v, f"{where}: {k}")
+            _set(d, k, v, f"{where}: {k}", source)
+        spec = None
         try:
+            table = d.pop(source) if source else None
             sc = scenario_from_dict(d, path)
             design_of(sc, firth)
         except InputError as e:
             raise InputError(f"{where}: {e.where}", e.message) from None
-        conds.append(Condition(i, coords, sc))
+        if source and not any(k.startswith(source + ".") for k in over):
+            spec = base_spec
+        elif source:
+            try:
+                spec = smod.parse_section(table, path, source)
+            except InputError as e:
+                raise InputError(f"{where}: {e.where}", e.message) from None
+        conds.append(Condition(i, coords, sc, spec))
     full = copy.deepcopy(data)
     full.update(extra)
     from simkit.world.priors import parse_priors
@@ -243,7 +290,11 @@ def study_from_dict(data: dict, text: str = "", path: str | None = None) -> Stud
         if f"{sec}.{p.name}" in varied or (sec == "mechanisms" and varied & {"mechanisms", "mechanisms_only"}):
             raise InputError(f"priors.{sec}.{p.name}", "also set by the grid or the conditions: a parameter "
                                                        "is either varied over conditions or drawn from a prior")
-    return Study(base, text, tuple(conds), grid_dims, firth, float(alpha), chunk, full, crn, priors)
+    # a condition's own values are named with its grid label, the base scenario's plainly
+    labels = [f"grid condition {i}: " if any(k == "design.n_treated" or k.startswith(f"{source}.") for k in over)
+              else "" for i, (_, over) in enumerate(rows)]
+    src = smod.make_source([c.source_spec for c in conds], [c.scenario for c in conds], labels) if source else None
+    return Study(base, text, tuple(conds), grid_dims, firth, float(alpha), chunk, full, crn, priors, src)
 
 
 def load_study(path) -> Study:
@@ -292,9 +343,11 @@ def build_job(study: Study, replicates: int | None = None, chunk_size: int | Non
     from simkit.world.model import PARAM
     # compile once here (on two cores if numba's cache is empty), not in each worker
     warm_up(quiet=not sys.stderr.isatty())
-    # refuse, within a second, a world whose rejection loops (and the truth's) would run for minutes
-    from simkit.world.plausibility import check_study
-    check_study(study)
+    parts = source_module(study.source.kind).job_parts(study) if study.source is not None else None
+    if parts is None:
+        # refuse, within a second, a world whose rejection loops (and the truth's) would run for minutes
+        from simkit.world.plausibility import check_study
+        check_study(study)
     reps = replicates or study.replicates
     thetas = np.vstack([c.scenario.theta() for c in study.conditions])
     dvecs = np.vstack([study.design(c.index).vector() for c in study.conditions])
@@ -324,9 +377,14 @@ def build_job(study: Study, replicates: int | None = None, chunk_size: int | Non
         # the twins' marginal truth depends on the drawn world: not one number per condition
         with_truth = False
         attrs["truth_note"] = "no marginal truth: priors draw the world per replicate and the effect is not null"
+    if parts is not None:       # no world: no truth from twins, the source's seeds and notes
+        with_truth = False
+        attrs.update(parts["attrs"])
     if with_truth:
         attrs["truth"] = truths(study)
     field_attrs = {f: {"long_name": OUT.DOCS[f], "units": OUT.UNITS[f]} for f in OUT_FIELDS}
+    for f, note in (parts["field_notes"].items() if parts is not None else ()):
+        field_attrs[f]["note"] = note
     prior_fields = priors.fields if priors else ()
     if priors:
         for p, f in zip(priors.items, prior_fields):
@@ -338,8 +396,8 @@ def build_job(study: Study, replicates: int | None = None, chunk_size: int | Non
         scenario_hash=study.scenario_hash(reps), n_conditions=len(study.conditions), n_replicates=reps,
         chunk_size=min(chunk_size or study.chunk_size, reps), fields=tuple(OUT_FIELDS) + prior_fields,
         int_fields=OUT.INT_NAMES,
-        compute=functools.partial(compute_chunk, thetas, dvecs, study.seed,
-                                  np.array([study.key_condition(c.index) for c in study.conditions]),
-                                  priors=priors),
+        compute=parts["compute"] if parts is not None else functools.partial(
+            compute_chunk, thetas, dvecs, study.seed, np.array([study.key_condition(c.index) for c in study.conditions]),
+            priors=priors),
         condition_coords=coords, grid_dims=study.grid_dims, attrs=attrs, field_attrs=field_attrs,
     )

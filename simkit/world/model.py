@@ -14,6 +14,7 @@ Public names:
     treated_key(seed, condition, replicate) -> np.uint64
     generate_pool(theta, key, n) -> Pool
     pool_outcomes(theta, keys) -> dict of arrays
+    pool_domains(theta, keys) -> (m, 6, 4) observed domain scores at the pool's visits
     generate_treated(theta, key, n) -> Treated  (cohort and counterfactual twin)
     true_effects(theta, n=200_000, seed=0) -> dict  (in simkit.world.truth; re-exported)
 
@@ -360,6 +361,20 @@ def pool_outcomes(theta: np.ndarray, keys: np.ndarray) -> dict:
     out = np.empty((len(keys), H.N_PO))
     H.pool_outcomes(theta, np.ascontiguousarray(keys, dtype=np.uint64), out)
     return {name: out[:, i] for i, name in enumerate(H.PO_NAMES)}
+
+
+DOMAIN_NAMES = ("bulbar", "fine_motor", "gross_motor", "respiratory")
+DOMAIN_VISITS = ("entry", "pre", "baseline", "baseline_2", "baseline_4", "baseline_6")
+
+
+def pool_domains(theta: np.ndarray, keys: np.ndarray) -> np.ndarray:
+    """Observed ALSFRS-R domain scores (m, 6, 4) of the pool patients with these keys at
+    the visit slots DOMAIN_VISITS (trial month 0, b0 - 6, b0, b0 + 2, 4, 6), domains
+    DOMAIN_NAMES; each slot sums to the total the pool's tables report where that
+    visit exists (kernels/pool.py pool_visit_domains)."""
+    out = np.empty((len(keys), H.N_DOMAIN_VISITS, 4))
+    H.pool_visit_domains(theta, np.ascontiguousarray(keys, dtype=np.uint64), out)
+    return out
 
 
 def generate_treated(theta: np.ndarray, key, n: int) -> Treated:
