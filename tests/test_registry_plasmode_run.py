@@ -193,3 +193,18 @@ def test_simulate_refuses_a_plasmode_scenario(site, capsys):
     from simkit.cli import main
     assert main(["simulate", str(site / "scenarios" / "plasmode.toml"), "--out", "x.csv"]) == 2
     assert "nothing to simulate" in capsys.readouterr().err
+
+
+def test_a_remedy_in_the_design_is_applied_not_ignored(site, tmp_path):
+    """design.caliper_total = 0 in a plasmode scenario narrows the match: a remedy is
+    passed to the registry match, not silently dropped."""
+    from simkit import api
+    text = (site / "scenarios" / "plasmode.toml").read_text()
+    sc = site / "scenarios" / "plasmode-remedy.toml"
+    assert "\n[design]\n" in text
+    sc.write_text(text.replace("\n[design]\n", "\n[design]\ncaliper_total = 0.0\n", 1))
+    api.run(site / "scenarios" / "plasmode.toml", tmp_path / "a.zarr", reps=6, jobs=1, progress=False)
+    api.run(sc, tmp_path / "b.zarr", reps=6, jobs=1, progress=False)
+    _, a = _rows(tmp_path / "a.zarr", ["n_matched"])
+    _, b = _rows(tmp_path / "b.zarr", ["n_matched"])
+    assert np.all(b["n_matched"] <= a["n_matched"]) and np.sum(b["n_matched"]) < np.sum(a["n_matched"])

@@ -243,6 +243,7 @@ class CondParams:
     match_order: str
     match_peek: int
     firth: bool
+    remedies: dict               # the design-side remedy calipers (inf = off)
 
 
 def cond_params(study, c: int) -> CondParams:
@@ -253,7 +254,8 @@ def cond_params(study, c: int) -> CondParams:
                       # the world's rate_change is added to the progression rate (points lost per month):
                       # the scores fall by rate_change x months; plasmode raises them by its argument
                       -float(sc.treatment["rate_change"]), tuple(d.exact), float(d.caliper), d.match_choice,
-                      d.match_order, int(d.match_peek), bool(d.firth))
+                      d.match_order, int(d.match_peek), bool(d.firth),
+                      {n: float(getattr(d, n)) for n in ("caliper_duration", "caliper_delta_fs", "caliper_total")})
 
 
 def design_row(res, tr, pool, n_treated: int, out: np.ndarray) -> None:
@@ -306,7 +308,8 @@ def compute_chunk(params, tables, seed, key_conditions, condition, start, stop):
         rng = np.random.default_rng([int(seed), kc, int(r)])
         mkey = np.uint64(root_key(np.uint64(seed), np.uint64(kc), np.uint64(r)))
         vec, res, tr, pool = plasmode_replicate(setup, rng, p.n_treated, p.hr, p.rate_change, p.exact, p.caliper,
-                                                p.match_choice, p.match_order, 0, mkey, p.match_peek, p.firth)
+                                                p.match_choice, p.match_order, 0, mkey, p.match_peek, p.firth,
+                                                p.remedies)
         out[i, :SA.N_FIELDS] = vec
         design_row(res, tr, pool, p.n_treated, out[i])
     return out

@@ -1061,12 +1061,13 @@ def plasmode_setup(candidates: Candidates, selection: float = 0.0) -> PlasmodeSe
 
 def plasmode_replicate(setup: PlasmodeSetup, rng, n_treated: int, hr: float, rate_change: float, exact,
                        caliper: float, match_choice: str, match_order: str, match_seed: int = 0,
-                       match_key=None, match_peek: int = 1, firth: bool = False):
+                       match_key=None, match_peek: int = 1, firth: bool = False, remedies=None):
     """One plasmode replicate, its random numbers from `rng` (a numpy Generator):
     draw the treated, inject the effect, match, analyse.  Returns (analysis vector
     (kernels/seedanalysis.py FIELDS), the MatchResult, the treated table, the pool
     table).  `plasmode` and the scenario runner (realdata/plasmode_run.py) both
-    call this: one implementation of the replicate."""
+    call this: one implementation of the replicate.  remedies: the design-side
+    remedy calipers (caliper_duration, ...), as match_cohorts takes them."""
     from simkit.analysis.matched import analyze_vector
     from simkit.design import matching as M
     from simkit.kernels import seedanalysis as SA
@@ -1081,7 +1082,8 @@ def plasmode_replicate(setup: PlasmodeSetup, rng, n_treated: int, hr: float, rat
     pool = cand.iloc[rest].reset_index(drop=True)
     peeks = match_choice == "worst" or match_peek > 1
     res = M.match_cohorts(tr, pool, exact, caliper, match_choice, match_order, int(match_seed),
-                          setup.badness[rest] if peeks else None, match_peek=match_peek, key=match_key)
+                          setup.badness[rest] if peeks else None, match_peek=match_peek, key=match_key,
+                          **(remedies or {}))
     vec = np.full(SA.N_FIELDS, np.nan)
     if res.n_matched:
         table = _pairs_table(tr, pool, res.treated_index, res.reference_index, "plasmode")
