@@ -57,7 +57,12 @@ def test_design_vector_slots():
     v = simkit.Design(match_order="hardest_first", match_choice="random", pool_policy="block",
                       pool_block_size=7, firth=True).vector()
     assert (v[R.D_POLICY], v[R.D_ORDER], v[R.D_BLOCK_SIZE], v[R.D_FIRTH]) == (KM.RANDOM, KM.HARDEST_FIRST, 7, 1)
-    assert np.all(np.isfinite(simkit.Design().vector()))
+    # every slot is finite by default except the remedies, which are off at inf
+    v = simkit.Design().vector()
+    off = slice(R.D_XCAL0, R.D_XCAL0 + 3)
+    assert np.all(np.isfinite(np.delete(v, np.arange(R.N_DESIGN)[off]))) and np.all(v[off] == math.inf)
+    v = simkit.Design(caliper_duration=2.0, caliper_total=0.0).vector()
+    assert v[off].tolist() == [2.0, math.inf, 0.0]
 
 
 def test_scenario_readme_lists_the_table():

@@ -222,6 +222,29 @@ def ou_next(theta, w, dt, u):
 
 
 @njit(cache=True, inline="always", error_model="numpy")
+def _visit_phase(ps, loss, u1, u2, rater_sd):
+    """What every domain of one visit shares: the noise half-range a, the two
+    noise words b1, b2 and the phase-scaled loss x (rate_visit's docstring)."""
+    a = rater_sd * SQRT6
+    b1 = np.int64(u1 * _TWO52)
+    b2 = np.int64(u2 * _TWO52)
+    # breakpoints increase, so the phase is a count (no data-dependent branch)
+    k = (np.int64(loss >= ps[S_BRK]) + np.int64(loss >= ps[S_BRK + 1])
+         + np.int64(loss >= ps[S_BRK + 2]))
+    return a, b1, b2, (loss - 12.0 * k) / ps[S_TAIL + k]
+
+
+@njit(cache=True, inline="always", error_model="numpy")
+def _domain(ps, d, x, a, b1, b2):
+    """Domain d's (true, observed) score at phase-scaled loss x."""
+    s = min(max(12.0 - ps[S_A0 + d] * x, 0.0), 12.0)
+    h1 = (b1 >> (13 * d)) & _MASK13
+    h2 = (b2 >> (13 * d)) & _MASK13
+    e = a * ((h1 + h2 + 1.0) / 8192.0 - 1.0)
+    return s, min(max(math.floor(s + e + 0.5), 0.0), 12.0)
+
+
+@njit(cache=True, inline="always", error_model="numpy")
 def rate_visit(ps, loss, u1, u2, rater_sd):
     """Observed total, FT9 stage, observed respiratory domain, true total at loss `loss`.
 
@@ -235,24 +258,14 @@ def rate_visit(ps, loss, u1, u2, rater_sd):
     stream, 2 slot + 1) (resolution 1/8192 of the noise range; the result is
     rounded anyway).
     """
-    a = rater_sd * SQRT6
-    b1 = np.int64(u1 * _TWO52)
-    b2 = np.int64(u2 * _TWO52)
-    # breakpoints increase, so the phase is a count (no data-dependent branch)
-    k = (np.int64(loss >= ps[S_BRK]) + np.int64(loss >= ps[S_BRK + 1])
-         + np.int64(loss >= ps[S_BRK + 2]))
-    x = (loss - 12.0 * k) / ps[S_TAIL + k]
+    a, b1, b2, x = _visit_phase(ps, loss, u1, u2, rater_sd)
     total = 0.0
     true_total = 0.0
     n_low = 0.0
     resp = 0.0
     for d in range(4):
-        s = min(max(12.0 - ps[S_A0 + d] * x, 0.0), 12.0)
+        s, o = _domain(ps, d, x, a, b1, b2)
         true_total += s
-        h1 = (b1 >> (13 * d)) & _MASK13
-        h2 = (b2 >> (13 * d)) & _MASK13
-        e = a * ((h1 + h2 + 1.0) / 8192.0 - 1.0)
-        o = min(max(math.floor(s + e + 0.5), 0.0), 12.0)
         total += o
         n_low += np.float64(o < 9.0)
         resp = o
@@ -265,18 +278,9 @@ def rate_visit_domains(ps, loss, u1, u2, rater_sd, dom):
     respiratory) of the visit `rate_visit` rates from the same arguments, into
     dom (4,): the same arithmetic, so sum(dom) is rate_visit's observed total and
     1 + #(dom < 9) its FT9 stage (the synthetic registry export writes them)."""
-    a = rater_sd * SQRT6
-    b1 = np.int64(u1 * _TWO52)
-    b2 = np.int64(u2 * _TWO52)
-    k = (np.int64(loss >= ps[S_BRK]) + np.int64(loss >= ps[S_BRK + 1])
-         + np.int64(loss >= ps[S_BRK + 2]))
-    x = (loss - 12.0 * k) / ps[S_TAIL + k]
+    a, b1, b2, x = _visit_phase(ps, loss, u1, u2, rater_sd)
     for d in range(4):
-        s = min(max(12.0 - ps[S_A0 + d] * x, 0.0), 12.0)
-        h1 = (b1 >> (13 * d)) & _MASK13
-        h2 = (b2 >> (13 * d)) & _MASK13
-        e = a * ((h1 + h2 + 1.0) / 8192.0 - 1.0)
-        dom[d] = min(max(math.floor(s + e + 0.5), 0.0), 12.0)
+        dom[d] = _domain(ps, d, x, a, b1, b2)[1]
 
 
 @njit(cache=True, inline="always", error_model="numpy")

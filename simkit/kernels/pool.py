@@ -266,6 +266,17 @@ def pool_baseline(theta, key, out, keys):
     return filled, j
 
 
+@njit(cache=True, inline="always")
+def _pool_scratch(theta):
+    """Scratch arrays and constants of a pass over pool patients by key:
+    (ps, res, k, pop, b0, int(b0), rater_sd, ub, uv)."""
+    k = np.empty(N_K)
+    prepare_constants(theta, k)
+    b0 = theta[REF_BASELINE_MONTH]
+    return (np.empty(N_S), np.empty(N_RES), k, theta[REG0:REG0 + N_POP], b0, int(b0), theta[RATER_SD],
+            np.empty(N_UB_POOL), np.empty(N_UV_POOL))
+
+
 @njit(cache=True, error_model="numpy")
 def pool_outcomes(theta, keys, out):
     """Outcomes after the reference baseline for pool patients `keys`: out (m, N_PO).
@@ -279,16 +290,7 @@ def pool_outcomes(theta, keys, out):
     pool.
     """
     m = keys.shape[0]
-    ps = np.empty(N_S)
-    res = np.empty(N_RES)
-    k = np.empty(N_K)
-    prepare_constants(theta, k)
-    pop = theta[REG0:REG0 + N_POP]
-    b0 = theta[REF_BASELINE_MONTH]
-    ib0 = int(b0)
-    rsd = theta[RATER_SD]
-    ub = np.empty(N_UB_POOL)
-    uv = np.empty(N_UV_POOL)
+    ps, res, k, pop, b0, ib0, rsd, ub, uv = _pool_scratch(theta)
     for i in range(m):
         pk = keys[i]
         _pool_draws(pk, ib0, ub, uv)
@@ -343,16 +345,7 @@ def pool_visit_domains(theta, keys, out):
     pool_outcomes, so each slot's domains sum to the total those report (where the
     visit exists; slots are filled whether or not the patient was seen then)."""
     m = keys.shape[0]
-    ps = np.empty(N_S)
-    res = np.empty(N_RES)
-    k = np.empty(N_K)
-    prepare_constants(theta, k)
-    pop = theta[REG0:REG0 + N_POP]
-    b0 = theta[REF_BASELINE_MONTH]
-    ib0 = int(b0)
-    rsd = theta[RATER_SD]
-    ub = np.empty(N_UB_POOL)
-    uv = np.empty(N_UV_POOL)
+    ps, res, k, pop, b0, ib0, rsd, ub, uv = _pool_scratch(theta)
     dom = np.empty(4)
     for i in range(m):
         pk = keys[i]
