@@ -113,3 +113,11 @@ def test_missing_registry_one_line(exported, tmp_path, capsys):
     rc = main(["match", str(out / "treated.csv"), str(tmp_path), "--out", str(tmp_path / "m.csv")])
     err = capsys.readouterr().err
     assert rc == 2 and "PROACT_ALSFRS.csv" in err and len(err.strip().splitlines()) == 1
+
+
+def test_remedy_flags_follow_the_choice_table():
+    from simkit.commands.match import REMEDIES
+    from simkit.design.choices import CHOICE
+    for name, text in REMEDIES.items():
+        c = CHOICE[name]
+        assert c.default == float("inf") and c.unit.split(" (")[0] in text, name

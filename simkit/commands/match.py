@@ -18,7 +18,15 @@ def _exact(text):
     return CHOICE["exact"].check(names, "--exact")
 
 
-REMEDIES = ("caliper_duration", "caliper_delta_fs", "caliper_total")
+# Literal: registering a command must not import the choice table (it loads the
+# kernels, and `analyze` decides before that whether to compile them).
+# tests/test_match_cli.py checks each against CHOICES (name and unit).
+REMEDIES = {
+    "caliper_duration": "also within C months since onset of disease duration at time zero (the treated "
+                        "file's duration_months; the registry's from onset_day)",
+    "caliper_delta_fs": "also within C ALSFRS-R points/month of delta-FS = (48 - alsfrs_0) / duration",
+    "caliper_total": "also within C ALSFRS-R points of the baseline total alsfrs_0 (0 = exact)",
+}
 
 
 def _remedies(args) -> dict:
@@ -55,11 +63,9 @@ def register(p):
                    help="match_order of a greedy match: given (the file's), random or hardest_first")
     p.add_argument("--match-peek", type=int, default=1, metavar="K",
                    help="match_peek: not available on a registry (its outcomes do not choose); 1")
-    from simkit.design.choices import cli_help
-    for name in REMEDIES:
+    for name, text in REMEDIES.items():
         p.add_argument("--" + name.replace("_", "-"), default="inf", metavar="C",
-                       help=cli_help(name) + "; needs duration_months in the treated file for duration "
-                       "and delta-FS (the registry's comes from onset_day)")
+                       help=f"design-side remedy: {text} (default inf = off; the {name} choice)")
     p.add_argument("--seed", type=int, default=0, help="seed of the random policy / order (default 0)")
     p.add_argument("--tolerance", default="14", metavar="DAYS",
                    help="how far a visit may lie from its target day (6 months before, 2/4/6 after the "

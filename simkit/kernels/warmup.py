@@ -145,7 +145,9 @@ def python_kernels_if_cold(path) -> bool:
     takes about a second and gives the same numbers (tests/test_reliability_inputs.py
     compares the two).  A large table, or a warm cache, keeps the compiled
     kernels.  Returns True if it switched."""
-    if any(m.startswith("simkit.kernels.") and m != "simkit.kernels._cacheguard" for m in sys.modules):
+    # the guard and this module load no kernel; any other kernel module means numba already chose
+    if any(m.startswith("simkit.kernels.") and m not in ("simkit.kernels._cacheguard", __name__)
+           for m in sys.modules):
         return False  # kernels already loaded (compiled or not): too late to choose
     try:
         if os.path.getsize(path) > PY_KERNELS_MAX_BYTES:
