@@ -282,6 +282,7 @@ def versions() -> dict:
 
 def truths(study: Study, n: int = 100_000) -> list[dict]:
     """The true effects of each condition (counterfactual twins): truth.true_effects."""
+    from simkit.world.memo import memo
     from simkit.world.truth import true_effects
     cache = {}   # conditions that differ only in the design share the world, hence the truth
     out = []
@@ -289,7 +290,9 @@ def truths(study: Study, n: int = 100_000) -> list[dict]:
         th = c.scenario.theta()
         k = th.tobytes()
         if k not in cache:
-            cache[k] = true_effects(th, n=n, seed=study.seed)
+            # read back from disk when this world ran before (simkit/world/memo.py)
+            cache[k] = memo("truth", (th, n, study.seed),
+                            functools.partial(true_effects, th, n=n, seed=study.seed))
         out.append(cache[k])
     return out
 
