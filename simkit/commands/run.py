@@ -29,7 +29,8 @@ def run(args):
         raise InputError("--chunk-size", f"expected an integer >= 1, got {args.chunk_size}")
     study = load_study(args.scenario)
     out = args.out or f"{Path(args.scenario).stem}.zarr"
-    job = build_job(study, replicates=args.reps, chunk_size=args.chunk_size)
+    job = build_job(study, replicates=args.reps, chunk_size=args.chunk_size,
+                    start_workers=args.backend == "joblib", jobs=args.jobs)
     info = mc_run(job, out, jobs=args.jobs, backend=args.backend, scheduler=args.scheduler,
                   progress=False if args.quiet else None)
     print(f"{out}: {len(study.conditions)} condition(s) x {job.n_replicates} replicates; "

@@ -298,18 +298,28 @@ def truths(study: Study, n: int = 100_000) -> list[dict]:
 
 
 def build_job(study: Study, replicates: int | None = None, chunk_size: int | None = None,
-              with_truth: bool = True):
+              with_truth: bool = True, start_workers: bool = False, jobs: int | None = None):
+    """The Monte Carlo job of a study.  start_workers: start now the worker
+    processes of the joblib run that follows (`jobs` of them, None = all cores),
+    as soon as the kernels are compiled, so that they load the kernels while this
+    process computes the truth and opens the store (nothing is started for a run
+    small enough to stay in this process)."""
     import sys
 
+    from simkit.design.replicate import preload, seconds_per_replicate
+    from simkit.runner import montecarlo
     from simkit.runner.montecarlo import Job
     from simkit.kernels.warmup import warm_up
     from simkit.world.model import PARAM
     # compile once here (on two cores if numba's cache is empty), not in each worker
     warm_up(quiet=not sys.stderr.isatty())
+    reps = replicates or study.replicates
+    spr = float(np.mean([seconds_per_replicate(study.design(c.index)) for c in study.conditions]))
+    if start_workers and (jobs is None or (isinstance(jobs, int) and not isinstance(jobs, bool))):
+        montecarlo.start_workers(jobs, preload, spr * reps * len(study.conditions))
     # refuse, within a second, a world whose rejection loops (and the truth's) would run for minutes
     from simkit.world.plausibility import check_study
     check_study(study)
-    reps = replicates or study.replicates
     thetas = np.vstack([c.scenario.theta() for c in study.conditions])
     dvecs = np.vstack([study.design(c.index).vector() for c in study.conditions])
     coords: dict = {}
@@ -356,4 +366,5 @@ def build_job(study: Study, replicates: int | None = None, chunk_size: int | Non
                                   np.array([study.key_condition(c.index) for c in study.conditions]),
                                   priors=priors),
         condition_coords=coords, grid_dims=study.grid_dims, attrs=attrs, field_attrs=field_attrs,
+        seconds_per_replicate=spr, worker_setup=preload,
     )
