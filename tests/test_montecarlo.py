@@ -456,3 +456,34 @@ def test_little_work_stays_in_this_process(reference, tmp_path):
     run(big, tmp_path / "big", jobs=2, progress=False)
     pids = _pids_store(tmp_path / "big")
     assert len(pids) == 2 and os.getpid() not in pids
+
+
+def _pid_setup():
+    os.environ["SIMKIT_TEST_SETUP_PID"] = str(os.getpid())
+
+
+def test_workers_started_early_are_forked_after_the_setup(reference, tmp_path):
+    """start_workers with a setup: (on Linux) the setup runs here once and the workers
+    are forked from this process; the run uses them, then they are gone."""
+    from simkit.runner import montecarlo
+    os.environ.pop("SIMKIT_TEST_SETUP_PID", None)
+    job = Job("pids-forked", 1, 8, 1, ("pid",), frozenset({"pid"}),
+              functools.partial(toy.pid_chunk, sleep=0.2), {}, None, {},
+              seconds_per_replicate=10.0, worker_setup=_pid_setup)
+    assert montecarlo.start_workers(2, _pid_setup, seconds=80.0)
+    if montecarlo._can_fork():
+        assert os.environ["SIMKIT_TEST_SETUP_PID"] == str(os.getpid())   # ran here, before the fork
+        procs = list(montecarlo._forked[2]._processes.values())
+        assert len(procs) == 2
+    run(job, tmp_path / "p", jobs=2, progress=False)
+    pids = _pids_store(tmp_path / "p")
+    assert len(pids) == 2 and os.getpid() not in pids
+    assert montecarlo._forked is None
+    if montecarlo._can_fork():
+        assert {p.pid for p in procs} == pids
+        for p in procs:
+            p.join(5)
+            assert not p.is_alive()
+    # and nothing started for a run that stays in this process
+    assert not montecarlo.start_workers(2, _pid_setup, seconds=0.1)
+    assert montecarlo._forked is None

@@ -192,8 +192,13 @@ def test_tasks_of_several_chunks_on_workers_give_the_same_store(tmp_path, monkey
     monkeypatch.setattr(montecarlo, "TASKS_PER_PROCESS", 1)
     assert len(montecarlo._tasks([(0, j, 7 * j, 7 * j + 7) for j in range(6)], 2, job.seconds_per_replicate)) < 6
     montecarlo.run(job, tmp_path / "c.zarr", jobs=2, progress=False)
+    # workers started early by build_job: on Linux forked after loading the kernels
+    job_d = build_job(_study(text, chunk_size=7), start_workers=True, jobs=2)
+    assert montecarlo._forked is not None or not montecarlo._can_fork()
+    montecarlo.run(job_d, tmp_path / "d.zarr", jobs=2, progress=False)
+    assert montecarlo._forked is None
     a = open_results(tmp_path / "a.zarr")
-    for name in ("b.zarr", "c.zarr"):
+    for name in ("b.zarr", "c.zarr", "d.zarr"):
         other = open_results(tmp_path / name)
         for v in a.data_vars:
             assert a[v].values.tobytes() == other[v].values.tobytes(), (name, v)

@@ -89,18 +89,75 @@ def _noop():
     return None
 
 
+# Workers forked from this process by start_workers, for the run that follows:
+# (jobs, setup, concurrent.futures.ProcessPoolExecutor) or None.
+_forked = None
+
+
+def _can_fork() -> bool:
+    import multiprocessing as mp
+    return sys.platform.startswith("linux") and "fork" in mp.get_all_start_methods()
+
+
+def _init_forked_worker(parent_pid):
+    """Initializer of a forked worker: Ctrl-C is the parent's to handle (it stops the
+    workers), and the worker exits if the parent dies."""
+    import signal
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    _watch_parent(parent_pid)
+
+
+def _fork_workers(jobs, setup):
+    """Run `setup` here (load the kernels), then fork `jobs` workers that inherit it:
+    a worker is ready at once instead of importing simkit and numba and loading the
+    kernels anew (about 1.3 s of CPU each).  Only before the store is opened (no
+    thread but this one then), only on Linux."""
+    global _forked
+    import concurrent.futures as cf
+    import multiprocessing as mp
+    setup()
+    ex = cf.ProcessPoolExecutor(max_workers=jobs, mp_context=mp.get_context("fork"),
+                                initializer=_init_forked_worker, initargs=(os.getpid(),))
+    ex.submit(_noop)  # with fork, every worker is started on the first submit
+    _forked = (jobs, setup, ex)
+
+
+def _stop_forked(kill=False):
+    global _forked
+    if _forked is None:
+        return
+    ex = _forked[2]
+    _forked = None
+    if kill:
+        for p in list((getattr(ex, "_processes", None) or {}).values()):
+            try:
+                p.kill()
+            except (OSError, ValueError):
+                pass
+        ex.shutdown(wait=False, cancel_futures=True)
+    else:
+        ex.shutdown(wait=True)
+
+
 def start_workers(jobs: int | None, setup: Callable | None = None, seconds: float | None = None):
     """Start the worker processes of a coming `run(..., jobs=jobs)` now, so that they
-    start (and run `setup`, e.g. load the kernels) while this process prepares the
-    run (truth, store).  Does nothing for jobs 1 or work estimated below
-    IN_PROCESS_SECONDS (the run then stays in this process).  Returns True if it
-    started them."""
+    are ready (with `setup` run, e.g. the kernels loaded) when the run starts,
+    instead of starting after this process prepared the run (truth, store).  On
+    Linux, with a `setup`, they are forked from this process after it ran `setup`;
+    elsewhere joblib's processes start and run `setup` each.  Does nothing for jobs 1
+    or work estimated below IN_PROCESS_SECONDS (the run then stays in this process).
+    Returns True if it started them.  The run uses them if its job has this
+    `setup` as its worker_setup."""
     if jobs is None:
         from joblib import cpu_count
         jobs = max(1, cpu_count())
     if jobs < 2 or (seconds is not None and seconds < IN_PROCESS_SECONDS):
         return False
-    _executor(jobs, setup).submit(_noop)  # loky starts its processes on the first submit
+    _stop_forked()
+    if setup is not None and _can_fork():
+        _fork_workers(jobs, setup)
+    else:
+        _executor(jobs, setup).submit(_noop)  # loky starts its processes on the first submit
     return True
 
 
@@ -179,7 +236,13 @@ def _joblib(job, tasks, n_fields, jobs):
     # 2 * jobs tasks in memory even when writing is slower than computing.
     import concurrent.futures as cf
 
-    ex = _executor(jobs, job.worker_setup)
+    forked = _forked is not None and job.worker_setup is not None and _forked[1] is job.worker_setup
+    if forked:
+        ex = _forked[2]
+        jobs = _forked[0]
+    else:
+        _stop_forked()
+        ex = _executor(jobs, job.worker_setup)
     it = iter(tasks)
     pending = set()
     finished_ok = False
@@ -200,7 +263,10 @@ def _joblib(job, tasks, n_fields, jobs):
     finally:
         for fut in pending:
             fut.cancel()
-        if not finished_ok:
+        if forked:
+            # the forked workers serve this run only; on Ctrl-C or an error, killed
+            _stop_forked(kill=not finished_ok)
+        elif not finished_ok:
             # Ctrl-C or an error: chunks already running would keep the workers
             # busy (and the interpreter waiting) until they end; what is written is kept
             ex.shutdown(wait=False, kill_workers=True)
@@ -319,6 +385,7 @@ def run(job: Job, store: str | os.PathLike, jobs: int | None = None, backend: st
         finally:
             st.close()
     finally:
+        _stop_forked(kill=True)   # workers forked for this run and not used (an error, dask, jobs 1)
         if client is not None:
             client.close()
         if cluster is not None:
@@ -350,6 +417,7 @@ class _LogLines:
 
 def _stop_idle_workers():
     """A run that stays in this process: stop workers `start_workers` started for it."""
+    _stop_forked(kill=True)
     _re = sys.modules.get("joblib.externals.loky.reusable_executor")
     if _re is None:  # never imported: nothing started (and importing joblib costs 0.1 s)
         return
