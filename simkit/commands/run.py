@@ -7,7 +7,9 @@ def register(p):
     p.add_argument("scenario", metavar="SCENARIO", help="scenario file (TOML, see scenarios/README.md)")
     p.add_argument("--out", metavar="STORE", help="Zarr store to write (default: <scenario name>.zarr)")
     p.add_argument("--reps", type=int, metavar="N", help="replicates per condition (default: the scenario's)")
-    p.add_argument("--jobs", type=int, metavar="J", help="worker processes (default: all cores)")
+    p.add_argument("--jobs", type=int, metavar="J",
+                   help="worker processes (default: all cores); a run of less than about a second "
+                        "of work runs in this process")
     p.add_argument("--backend", default="joblib", choices=("joblib", "dask"), help="where chunks run")
     p.add_argument("--scheduler", metavar="ADDRESS", help="Dask scheduler address (default: a local cluster)")
     p.add_argument("--chunk-size", type=int, metavar="C", help="replicates per chunk (layout only)")

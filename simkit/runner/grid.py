@@ -301,9 +301,9 @@ def build_job(study: Study, replicates: int | None = None, chunk_size: int | Non
               with_truth: bool = True, start_workers: bool = False, jobs: int | None = None):
     """The Monte Carlo job of a study.  start_workers: start now the worker
     processes of the joblib run that follows (`jobs` of them, None = all cores),
-    as soon as the kernels are compiled, so that they load the kernels while this
-    process computes the truth and opens the store (nothing is started for a run
-    small enough to stay in this process)."""
+    as soon as the kernels are compiled and the world found plausible, so that
+    they are ready when this process has computed the truth and opened the store
+    (nothing is started for a run small enough to stay in this process)."""
     import sys
 
     from simkit.design.replicate import preload, seconds_per_replicate
@@ -313,13 +313,14 @@ def build_job(study: Study, replicates: int | None = None, chunk_size: int | Non
     from simkit.world.model import PARAM
     # compile once here (on two cores if numba's cache is empty), not in each worker
     warm_up(quiet=not sys.stderr.isatty())
+    # refuse, within a second, a world whose rejection loops (and the truth's) would run for minutes
+    # (memoised: warm, a file read)
+    from simkit.world.plausibility import check_study
+    check_study(study)
     reps = replicates or study.replicates
     spr = float(np.mean([seconds_per_replicate(study.design(c.index)) for c in study.conditions]))
     if start_workers and (jobs is None or (isinstance(jobs, int) and not isinstance(jobs, bool))):
         montecarlo.start_workers(jobs, preload, spr * reps * len(study.conditions))
-    # refuse, within a second, a world whose rejection loops (and the truth's) would run for minutes
-    from simkit.world.plausibility import check_study
-    check_study(study)
     thetas = np.vstack([c.scenario.theta() for c in study.conditions])
     dvecs = np.vstack([study.design(c.index).vector() for c in study.conditions])
     coords: dict = {}
