@@ -64,6 +64,7 @@ IN_PROCESS_SECONDS = 1.0  # estimated work below which a run stays in this proce
                           # worker processes and loading the kernels in them costs about that)
 TASK_SECONDS = 0.5        # the longest task (consecutive chunks of one condition) sent to a worker
 TASKS_PER_PROCESS = 4     # ... and at least this many tasks per process while work remains
+MAX_TASK_REPLICATES = 10_000  # ... and never more replicates than this (memory: 2 * jobs tasks in flight)
 
 
 def _init_worker(parent_pid, setup=None):
@@ -203,7 +204,7 @@ def _tasks(todo, jobs, seconds_per_replicate):
     if seconds_per_replicate is None or seconds_per_replicate <= 0:
         return [(c, [(j, a, b)], a, b) for c, j, a, b in todo]
     remaining = sum(b - a for _, _, a, b in todo)
-    cap = max(1, int(TASK_SECONDS / seconds_per_replicate))
+    cap = max(1, min(MAX_TASK_REPLICATES, int(TASK_SECONDS / seconds_per_replicate)))
     out = []
     cur = None
     for c, j, a, b in todo:
