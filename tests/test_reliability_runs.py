@@ -307,10 +307,12 @@ def test_progress_lines_reach_a_log_when_stderr_is_not_a_terminal(tmp_path, caps
     assert capsys.readouterr().err == ""
 
 
+# about 5 s of CPU in tasks of about 0.5 s: the signal lands mid-run even on a quiet machine
 REAL = """seed = 11
-replicates = 12000
+replicates = 20000
 [design]
 pool_size = 1500
+n_treated = 150
 pool_policy = "condition"
 [run]
 chunk_size = 300
@@ -348,12 +350,12 @@ def test_real_run_on_workers_started_early_is_stopped_and_resumes_identical(tmp_
     finally:
         if child.poll() is None:
             child.kill()
-    assert rc == (130 if sig == signal.SIGINT else -signal.SIGKILL)
+    st = store.read_status(path)
+    assert rc == (130 if sig == signal.SIGINT else -signal.SIGKILL), (rc, st["chunks_done"])
     left = _wait_gone(mark)
     _kill_all(left)
     assert not left
-    st = store.read_status(path)
-    assert 3 <= st["chunks_done"] < st["chunks_total"]
+    assert 3 <= st["chunks_done"] < st["chunks_total"], st["chunks_done"]
     job = build_job(load_study(f))
     run(job, path, jobs=2, progress=False)
     ref = tmp_path / "ref.zarr"
