@@ -344,6 +344,9 @@ def test_real_run_on_workers_started_early_is_stopped_and_resumes_identical(tmp_
             break
         time.sleep(0.02)
     assert child.poll() is None, "the run ended before the signal"
+    if sys.platform.startswith("linux"):   # the workers were forked from the command, not spawned
+        cmds = [Path(f"/proc/{p}/cmdline").read_bytes() for p in _marked(mark)]
+        assert sum(b"simkit.cli" in c for c in cmds) == 3 and not any(b"loky" in c for c in cmds), cmds
     child.send_signal(sig)
     try:
         rc = child.wait(timeout=15)

@@ -96,8 +96,14 @@ _forked = None
 
 
 def _can_fork() -> bool:
+    """Linux, and no thread but this one (a fork copies only the calling thread: a lock
+    another thread held, e.g. zarr's I/O loop or a notebook kernel's, would stay held
+    in the child).  `simkit run` forks before anything starts a thread; elsewhere
+    (a notebook, a second run in one session) joblib's processes are spawned."""
     import multiprocessing as mp
-    return sys.platform.startswith("linux") and "fork" in mp.get_all_start_methods()
+    import threading
+    return (sys.platform.startswith("linux") and "fork" in mp.get_all_start_methods()
+            and threading.active_count() == 1)
 
 
 def _init_forked_worker(parent_pid):
