@@ -18,5 +18,6 @@ def run(scenario, out, *, reps: int | None = None, jobs: int | None = None, back
     from simkit.runner.grid import Study, build_job, load_study
     from simkit.runner.montecarlo import run as _run
     study = scenario if isinstance(scenario, Study) else load_study(os.fspath(scenario))
-    job = build_job(study, replicates=reps, chunk_size=chunk_size)
+    job = build_job(study, replicates=reps, chunk_size=chunk_size,
+                    start_workers=backend == "joblib", jobs=jobs)
     return _run(job, out, jobs=jobs, backend=backend, scheduler=scheduler, progress=progress)

@@ -79,6 +79,16 @@ def test_startup_warm(tmp_path):
     _doc(tmp_path / "startup.json")
 
 
+def test_whole_command(tmp_path):
+    import bench_command
+    res = bench_command.main(["--repeats", "1", "--large-repeats", "1", "--small", "20", "--large", "600",
+                              "--priors", "300", "--results-dir", str(tmp_path)])
+    assert res["small"]["runs"][0]["report"].startswith(tuple("/.s"))
+    assert res["large"]["600"]["replicates_per_s_best"] > 0 and res["priors"]["cpu_s_median"] > 0
+    d = _doc(tmp_path / "command.json")
+    assert d["targets"]["small_wall_s"] == 1.5
+
+
 def test_existing_scripts(tmp_path):
     import bench_analysis
     import bench_world

@@ -400,3 +400,90 @@ def test_read_fields_gives_the_columns_in_blocks(reference, monkeypatch):
     np.testing.assert_array_equal(got[1], exp[job.fields[0]])
     attrs, cols = store.read_fields(path, [job.fields[1]])
     np.testing.assert_array_equal(cols[job.fields[1]], exp[job.fields[1]])
+
+
+def _pids_store(path):
+    return set(open_results(path)["pid"].values.ravel().tolist())
+
+
+def test_tasks_group_consecutive_chunks_of_one_condition():
+    from simkit.runner.montecarlo import _tasks
+    todo = [(0, 0, 0, 10), (0, 1, 10, 20), (0, 3, 30, 40), (1, 0, 0, 10), (1, 1, 10, 20), (1, 2, 20, 25)]
+    # unknown cost: one chunk per task, as before
+    assert _tasks(todo, 2, None) == [(c, [(j, a, b)], a, b) for c, j, a, b in todo]
+    tasks = _tasks(todo, 1, 1e-9)   # cheap replicates: tasks as long as allowed
+    for c, chunks, a, b in tasks:
+        assert chunks[0][1] == a and chunks[-1][2] == b
+        assert all(x[2] == y[1] for x, y in zip(chunks, chunks[1:]))   # contiguous, never across a gap
+        assert all((c, j, s, e) in todo for j, s, e in chunks)
+    assert sorted((c, j) for c, ch, _, _ in tasks for j, _, _ in ch) == sorted((c, j) for c, j, _, _ in todo)
+    # towards the end, tasks shrink so that the processes finish together
+    long = [(0, j, 10 * j, 10 * j + 10) for j in range(100)]
+    sizes = [t[3] - t[2] for t in _tasks(long, 2, 1e-6)]
+    assert sum(sizes) == 1000 and sizes[0] > sizes[-1] == 10
+
+
+def test_tasks_of_several_chunks_give_the_same_store(reference, tmp_path, monkeypatch):
+    """With a cost hint, chunks travel to the workers in tasks of several: the same store."""
+    from simkit.runner import montecarlo
+    job, mus, path, info, ds = reference
+    monkeypatch.setattr(montecarlo, "IN_PROCESS_SECONDS", 0.0)
+    hinted = dataclasses.replace(job, seconds_per_replicate=1e-6)
+    info2 = run(hinted, tmp_path / "s", jobs=2, progress=False)
+    assert info2.n_chunks_computed == 66
+    assert_same(open_results(tmp_path / "s"), ds)
+    # and in one process, tasks of several chunks as well
+    info3 = run(hinted, tmp_path / "s1", jobs=1, progress=False)
+    assert info3.n_chunks_computed == 66
+    assert_same(open_results(tmp_path / "s1"), ds)
+
+
+def test_little_work_stays_in_this_process(reference, tmp_path):
+    """A run estimated below IN_PROCESS_SECONDS starts no workers whatever --jobs says;
+    the store is the same and its history says so."""
+    job, mus, path, info, ds = reference
+    run(dataclasses.replace(job, seconds_per_replicate=1e-6), tmp_path / "s", jobs=2, progress=False)
+    assert_same(open_results(tmp_path / "s"), ds)
+    hist = store.read_status(tmp_path / "s")["attrs"]["history"]
+    assert hist[-1]["in_process"] is True and hist[-1]["jobs"] == 2
+    pid_job = Job("pids", 1, 8, 1, ("pid",), frozenset({"pid"}), functools.partial(toy.pid_chunk),
+                  {}, None, {}, seconds_per_replicate=1e-6)
+    run(pid_job, tmp_path / "pids", jobs=2, progress=False)
+    assert _pids_store(tmp_path / "pids") == {os.getpid()}
+    # much work: the workers, each set up once by the job's worker_setup
+    big = dataclasses.replace(pid_job, scenario_hash="pids-big", seconds_per_replicate=10.0,
+                              compute=functools.partial(toy.pid_chunk, sleep=0.2))
+    run(big, tmp_path / "big", jobs=2, progress=False)
+    pids = _pids_store(tmp_path / "big")
+    assert len(pids) == 2 and os.getpid() not in pids
+
+
+def _pid_setup():
+    os.environ["SIMKIT_TEST_SETUP_PID"] = str(os.getpid())
+
+
+def test_workers_started_early_are_forked_after_the_setup(reference, tmp_path):
+    """start_workers with a setup: (on Linux) the setup runs here once and the workers
+    are forked from this process; the run uses them, then they are gone."""
+    from simkit.runner import montecarlo
+    os.environ.pop("SIMKIT_TEST_SETUP_PID", None)
+    job = Job("pids-forked", 1, 8, 1, ("pid",), frozenset({"pid"}),
+              functools.partial(toy.pid_chunk, sleep=0.2), {}, None, {},
+              seconds_per_replicate=10.0, worker_setup=_pid_setup)
+    assert montecarlo.start_workers(2, _pid_setup, seconds=80.0)
+    if montecarlo._can_fork():
+        assert os.environ["SIMKIT_TEST_SETUP_PID"] == str(os.getpid())   # ran here, before the fork
+        procs = list(montecarlo._forked[2]._processes.values())
+        assert len(procs) == 2
+    run(job, tmp_path / "p", jobs=2, progress=False)
+    pids = _pids_store(tmp_path / "p")
+    assert len(pids) == 2 and os.getpid() not in pids
+    assert montecarlo._forked is None
+    if montecarlo._can_fork():
+        assert {p.pid for p in procs} == pids
+        for p in procs:
+            p.join(5)
+            assert not p.is_alive()
+    # and nothing started for a run that stays in this process
+    assert not montecarlo.start_workers(2, _pid_setup, seconds=0.1)
+    assert montecarlo._forked is None

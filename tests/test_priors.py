@@ -170,3 +170,37 @@ def test_nested_tables_and_no_priors():
     assert p.names() == ("era_hr",) and p.items[0].ppf(np.array([0.3]))[0] == 0.9
     assert parse_priors(None).items == ()
     assert math.isfinite(p.items[0].support()[0])
+
+
+@pytest.mark.parametrize("policy", ["block", "condition"])
+def test_tasks_of_several_chunks_on_workers_give_the_same_store(tmp_path, monkeypatch, policy):
+    """The real pipeline (priors drawn per replicate and per registry) on the paths a
+    large run takes: chunks sent to two workers in tasks of several (one call of
+    compute over consecutive chunks), and a run kept in this process.  Every stored
+    value is the one of a run computed chunk by chunk."""
+    import dataclasses
+
+    from simkit.runner import montecarlo
+    text = SCENARIO.replace('pool_policy = "block"', f'pool_policy = "{policy}"')
+    if policy == "condition":   # one registry: no registry-side priors
+        text = text.replace('"mechanisms.reference_death_selection"', '# ').replace('"world.rater_sd"', '# ')
+    job = build_job(_study(text, chunk_size=7))
+    plain = dataclasses.replace(job, seconds_per_replicate=None)   # one chunk per task, as before
+    montecarlo.run(plain, tmp_path / "a.zarr", jobs=1, progress=False)
+    montecarlo.run(job, tmp_path / "b.zarr", jobs=2, progress=False)       # little work: in process
+    monkeypatch.setattr(montecarlo, "IN_PROCESS_SECONDS", 0.0)
+    monkeypatch.setattr(montecarlo, "TASKS_PER_PROCESS", 1)
+    assert len(montecarlo._tasks([(0, j, 7 * j, 7 * j + 7) for j in range(6)], 2, job.seconds_per_replicate)) < 6
+    montecarlo.run(job, tmp_path / "c.zarr", jobs=2, progress=False)
+    # workers started early by build_job: on Linux forked after loading the kernels
+    job_d = build_job(_study(text, chunk_size=7), start_workers=True, jobs=2)
+    assert montecarlo._forked is not None or not montecarlo._can_fork()
+    montecarlo.run(job_d, tmp_path / "d.zarr", jobs=2, progress=False)
+    assert montecarlo._forked is None
+    a = open_results(tmp_path / "a.zarr")
+    for name in ("b.zarr", "c.zarr", "d.zarr"):
+        other = open_results(tmp_path / name)
+        for v in a.data_vars:
+            assert a[v].values.tobytes() == other[v].values.tobytes(), (name, v)
+    hist = [montecarlo._store.read_status(tmp_path / n)["attrs"]["history"][-1] for n in ("b.zarr", "c.zarr")]
+    assert hist[0].get("in_process") is True and "in_process" not in hist[1]

@@ -305,3 +305,63 @@ def test_progress_lines_reach_a_log_when_stderr_is_not_a_terminal(tmp_path, caps
     assert lines[-1].startswith(f"simkit run: {6 * N:,} of {6 * N:,} replicates (100.0%)")
     run(job, tmp_path / "b.zarr", jobs=1, progress=False, log_seconds=0.0)
     assert capsys.readouterr().err == ""
+
+
+# about 5 s of CPU in tasks of about 0.5 s: the signal lands mid-run even on a quiet machine
+REAL = """seed = 11
+replicates = 20000
+[design]
+pool_size = 1500
+n_treated = 150
+pool_policy = "condition"
+[run]
+chunk_size = 300
+"""
+
+
+@pytest.mark.skipif(not Path("/proc/self/environ").exists(), reason="needs /proc")
+@pytest.mark.parametrize("sig", [signal.SIGINT, signal.SIGKILL])
+def test_real_run_on_workers_started_early_is_stopped_and_resumes_identical(tmp_path, sig):
+    """`simkit run` of a run large enough for workers (started by build_job, on Linux
+    forked from the command after it loaded the kernels, tasks of several chunks):
+    Ctrl-C or SIGKILL mid-run leaves no process, keeps the chunks written, and the
+    resumed store equals one computed chunk by chunk in one process."""
+    from simkit.runner.grid import build_job, load_study
+    f = tmp_path / "s.toml"
+    f.write_text(REAL)
+    path = tmp_path / "r.zarr"
+    mark = uuid.uuid4().hex
+    child = subprocess.Popen([sys.executable, "-m", "simkit.cli", "run", str(f), "--out", str(path), "--jobs", "2",
+                              "--quiet"], env=_env(mark), cwd=str(TESTS.parent))
+    deadline = time.monotonic() + 120
+    done = 0
+    while time.monotonic() < deadline and child.poll() is None:
+        try:
+            done = store.read_status(path)["chunks_done"]
+        except InputError:
+            done = 0
+        if done >= 3:
+            break
+        time.sleep(0.02)
+    assert child.poll() is None, "the run ended before the signal"
+    if sys.platform.startswith("linux"):   # the workers were forked from the command, not spawned
+        cmds = [Path(f"/proc/{p}/cmdline").read_bytes() for p in _marked(mark)]
+        assert sum(b"simkit.cli" in c for c in cmds) == 3 and not any(b"loky" in c for c in cmds), cmds
+    child.send_signal(sig)
+    try:
+        rc = child.wait(timeout=15)
+    finally:
+        if child.poll() is None:
+            child.kill()
+    st = store.read_status(path)
+    assert rc == (130 if sig == signal.SIGINT else -signal.SIGKILL), (rc, st["chunks_done"])
+    left = _wait_gone(mark)
+    _kill_all(left)
+    assert not left
+    assert 3 <= st["chunks_done"] < st["chunks_total"], st["chunks_done"]
+    job = build_job(load_study(f))
+    run(job, path, jobs=2, progress=False)
+    ref = tmp_path / "ref.zarr"
+    import dataclasses
+    run(dataclasses.replace(job, seconds_per_replicate=None), ref, jobs=1, progress=False)
+    _same(path, _rows(ref)[0])

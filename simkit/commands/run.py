@@ -7,7 +7,9 @@ def register(p):
     p.add_argument("scenario", metavar="SCENARIO", help="scenario file (TOML, see scenarios/README.md)")
     p.add_argument("--out", metavar="STORE", help="Zarr store to write (default: <scenario name>.zarr)")
     p.add_argument("--reps", type=int, metavar="N", help="replicates per condition (default: the scenario's)")
-    p.add_argument("--jobs", type=int, metavar="J", help="worker processes (default: all cores)")
+    p.add_argument("--jobs", type=int, metavar="J",
+                   help="worker processes (default: all cores); a run of less than about a second "
+                        "of work runs in this process")
     p.add_argument("--backend", default="joblib", choices=("joblib", "dask"), help="where chunks run")
     p.add_argument("--scheduler", metavar="ADDRESS", help="Dask scheduler address (default: a local cluster)")
     p.add_argument("--chunk-size", type=int, metavar="C", help="replicates per chunk (layout only)")
@@ -29,7 +31,8 @@ def run(args):
         raise InputError("--chunk-size", f"expected an integer >= 1, got {args.chunk_size}")
     study = load_study(args.scenario)
     out = args.out or f"{Path(args.scenario).stem}.zarr"
-    job = build_job(study, replicates=args.reps, chunk_size=args.chunk_size)
+    job = build_job(study, replicates=args.reps, chunk_size=args.chunk_size,
+                    start_workers=args.backend == "joblib", jobs=args.jobs)
     info = mc_run(job, out, jobs=args.jobs, backend=args.backend, scheduler=args.scheduler,
                   progress=False if args.quiet else None)
     print(f"{out}: {len(study.conditions)} condition(s) x {job.n_replicates} replicates; "

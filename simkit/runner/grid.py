@@ -312,16 +312,28 @@ def git_revision() -> str:
         return "unknown"
 
 
+def _version(module: str) -> str:
+    """A package's version without importing it: `import xarray` alone (with pandas)
+    costs about 0.4 s of a run's start-up, and a run never needs xarray."""
+    import sys
+    mod = sys.modules.get(module)
+    if mod is not None and getattr(mod, "__version__", None):
+        return mod.__version__
+    from importlib import metadata
+    try:
+        return metadata.version(module)
+    except metadata.PackageNotFoundError:
+        return "unknown"
+
+
 def versions() -> dict:
-    import numba
-    import scipy
-    import xarray
-    return {"simkit": __version__, "numpy": np.__version__, "numba": numba.__version__,
-            "scipy": scipy.__version__, "xarray": xarray.__version__}
+    return {"simkit": __version__, "numpy": np.__version__, "numba": _version("numba"),
+            "scipy": _version("scipy"), "xarray": _version("xarray")}
 
 
 def truths(study: Study, n: int = 100_000) -> list[dict]:
     """The true effects of each condition (counterfactual twins): truth.true_effects."""
+    from simkit.world.memo import memo
     from simkit.world.truth import true_effects
     cache = {}   # conditions that differ only in the design share the world, hence the truth
     out = []
@@ -329,15 +341,24 @@ def truths(study: Study, n: int = 100_000) -> list[dict]:
         th = c.scenario.theta()
         k = th.tobytes()
         if k not in cache:
-            cache[k] = true_effects(th, n=n, seed=study.seed)
+            # read back from disk when this world ran before (simkit/world/memo.py)
+            cache[k] = memo("truth", (th, n, study.seed),
+                            functools.partial(true_effects, th, n=n, seed=study.seed))
         out.append(cache[k])
     return out
 
 
 def build_job(study: Study, replicates: int | None = None, chunk_size: int | None = None,
-              with_truth: bool = True):
+              with_truth: bool = True, start_workers: bool = False, jobs: int | None = None):
+    """The Monte Carlo job of a study.  start_workers: start now the worker
+    processes of the joblib run that follows (`jobs` of them, None = all cores),
+    as soon as the kernels are compiled and the world found plausible, so that
+    they are ready when this process has computed the truth and opened the store
+    (nothing is started for a run small enough to stay in this process)."""
     import sys
 
+    from simkit.design.replicate import preload, seconds_per_replicate
+    from simkit.runner import montecarlo
     from simkit.runner.montecarlo import Job
     from simkit.kernels.warmup import warm_up
     from simkit.world.model import PARAM
@@ -346,9 +367,15 @@ def build_job(study: Study, replicates: int | None = None, chunk_size: int | Non
     parts = source_module(study.source.kind).job_parts(study) if study.source is not None else None
     if parts is None:
         # refuse, within a second, a world whose rejection loops (and the truth's) would run for minutes
+        # (memoised: warm, a file read)
         from simkit.world.plausibility import check_study
         check_study(study)
     reps = replicates or study.replicates
+    spr = float(np.mean([seconds_per_replicate(study.design(c.index)) for c in study.conditions]))
+    if parts is not None:       # a registry replicate (pandas, per-replicate matching) costs its own
+        spr = float(parts.get("seconds_per_replicate", spr))
+    if start_workers and (jobs is None or (isinstance(jobs, int) and not isinstance(jobs, bool))):
+        montecarlo.start_workers(jobs, preload, spr * reps * len(study.conditions))
     thetas = np.vstack([c.scenario.theta() for c in study.conditions])
     dvecs = np.vstack([study.design(c.index).vector() for c in study.conditions])
     coords: dict = {}
@@ -400,4 +427,5 @@ def build_job(study: Study, replicates: int | None = None, chunk_size: int | Non
             compute_chunk, thetas, dvecs, study.seed, np.array([study.key_condition(c.index) for c in study.conditions]),
             priors=priors),
         condition_coords=coords, grid_dims=study.grid_dims, attrs=attrs, field_attrs=field_attrs,
+        seconds_per_replicate=spr, worker_setup=preload,
     )

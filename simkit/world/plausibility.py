@@ -90,7 +90,12 @@ def _drivers(params: dict, names: list) -> str:
 def check_world(params: dict, pool_size: int, where: str = "world") -> tuple[Acceptance, Acceptance]:
     """Raise InputError if the world cannot fill a pool of `pool_size` or the
     treated cohorts within the budgets; else return the two acceptances."""
-    reg, tr = probe(W.build_theta(params))
+    theta = W.build_theta(params)
+    from simkit.world.memo import memo
+    # a pure function of theta: read back from disk when this world ran before
+    reg, tr = (Acceptance(*a) for a in memo("plausibility", (theta, PROBE_ACCEPTED, PROBE_KEY),
+                                            lambda: [[a.population, a.accepted, a.drawn]
+                                                     for a in probe(theta)]))
     for acc, what, n, target, unit, budget, drivers in (
             (reg, "registry inclusion", pool_size, f"a {pool_size:,}-patient registry", "draws",
              POOL_BUDGET, REGISTRY_DRIVERS),

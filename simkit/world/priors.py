@@ -63,7 +63,6 @@ class Prior:
 
     def ppf(self, u: np.ndarray) -> np.ndarray:
         """The inverse CDF at u (0 < u < 1)."""
-        from scipy import stats
         a = self.args
         if self.dist == "fixed":
             return np.full_like(u, a[0])
@@ -72,11 +71,14 @@ class Prior:
         if self.dist == "loguniform":
             return np.exp(math.log(a[0]) + u * (math.log(a[1]) - math.log(a[0])))
         if self.dist == "normal":
+            from scipy import stats  # only here: importing scipy.stats costs a worker 0.5 s
             return a[0] + a[1] * stats.norm.ppf(u)
         if self.dist == "truncnormal":
+            from scipy import stats  # only here: importing scipy.stats costs a worker 0.5 s
             lo, hi = (a[2] - a[0]) / a[1], (a[3] - a[0]) / a[1]
             return np.clip(stats.truncnorm.ppf(u, lo, hi, loc=a[0], scale=a[1]), a[2], a[3])
         if self.dist == "beta":
+            from scipy import stats  # only here: importing scipy.stats costs a worker 0.5 s
             return a[2] + (a[3] - a[2]) * stats.beta.ppf(u, a[0], a[1])
         lo, mode, hi = a
         c = (mode - lo) / (hi - lo) if hi > lo else 0.5
