@@ -332,3 +332,30 @@ def test_clopper_pearson_against_scipy_and_rare_events():
     iid = proportion_interval(f)
     cl = proportion_interval(f, clusters=g)
     assert cl.n_effective < 5000 and (cl.high - cl.low) > (iid.high - iid.low)
+
+
+# n, q and the textbook ranks (1-based) of the distribution-free CI of a quantile,
+# Campbell & Gardner (1988) BMJ 296:1454: r = n q - z sqrt(n q (1-q)), s = 1 + n q +
+# z sqrt(n q (1-q)), z = 1.96, rounded to the nearest integer and clipped to 1..n.
+# Worked by hand, e.g. n = 13, q = 0.025: n q = 0.325, z sqrt(0.325 x 0.975) = 1.1033,
+# r = round(-0.778) -> 1, s = round(2.428) = 2; n = 100, q = 0.5: 50 -+ 1.96 x 5,
+# r = round(40.2) = 40, s = round(60.8) = 61; n = 20, q = 0.25: 5 -+ 1.96 sqrt(3.75)
+# = 5 -+ 3.7955, r = round(1.2045) = 1, s = round(9.7955) = 10.
+CAMPBELL_GARDNER = [(13, 0.025, 1, 2), (13, 0.5, 3, 11), (13, 0.975, 12, 13), (20, 0.25, 1, 10),
+                    (50, 0.1, 1, 10), (100, 0.5, 40, 61), (200, 0.25, 38, 63), (200, 0.975, 191, 200),
+                    (1000, 0.025, 15, 36)]
+
+
+@pytest.mark.parametrize("n,q,r,s", CAMPBELL_GARDNER)
+def test_quantile_mcse_uses_the_campbell_gardner_ranks(n, q, r, s):
+    # x_(k) = k^2 (shuffled): the MCSE is (x_(s) - x_(r)) / (2 z) with the textbook ranks
+    x = np.random.default_rng(n).permutation(np.arange(1, n + 1, dtype=float) ** 2)
+    m = P.quantile(x, q)
+    assert m.estimate == pytest.approx(np.quantile(x, q))
+    assert m.mcse == pytest.approx((s ** 2 - r ** 2) / (2 * 1.959963984540054), rel=1e-12)
+
+
+def test_quantile_mcse_at_13_replicates_from_the_report():
+    # issue 14: the 2.5% quantile of 13 values rests on x_(1) and x_(2), not x_(3)
+    x = np.array([0.21, 0.22, 0.33, 0.4, 0.41, 0.45, 0.5, 0.52, 0.6, 0.7, 0.8, 0.9, 1.1])
+    assert P.quantile(x, 0.025).mcse == pytest.approx((0.22 - 0.21) / (2 * 1.959963984540054))

@@ -278,8 +278,10 @@ def mean(x, name="mean", clusters=None) -> Measure:
 
 def quantile(x, q, name=None, clusters=None) -> Measure:
     """Sample quantile with a distribution-free MCSE from the binomial order-statistic
-    interval: (x_(hi) - x_(lo)) / (2 z), ranks n q -+ z sqrt(n q (1 - q)), z = 1.96;
-    with clusters, scaled by the root design effect of the indicator x <= quantile."""
+    interval: (x_(s) - x_(r)) / (2 z), z = 1.96, with the 1-based ranks of Campbell &
+    Gardner (1988), r = n q - z sqrt(n q (1 - q)) and s = 1 + n q + z sqrt(n q (1 - q)),
+    each rounded to the nearest integer and clipped to 1..n; with clusters, scaled by
+    the root design effect of the indicator x <= quantile."""
     xv, g = _valid_c(x, clusters)
     m = quantile(xv, q, name) if g is not None else None
     if m is not None:
@@ -297,9 +299,18 @@ def quantile(x, q, name=None, clusters=None) -> Measure:
         return Measure(name, np.nan, np.nan, 0)
     est = float(np.quantile(x, q))
     z = 1.959963984540054
+    # Distribution-free CI of a quantile: Campbell MJ, Gardner MJ (1988), "Calculating
+    # confidence intervals for some non-parametric analyses", BMJ 296:1454-1456 (also in
+    # Altman et al., Statistics with Confidence, 2nd ed., ch. 5): the 1-based ranks
+    #     r = n q - z sqrt(n q (1 - q)),   s = 1 + n q + z sqrt(n q (1 - q)),
+    # rounded to the nearest integer (halves up).  Ranks outside 1..n are clipped to the
+    # sample's extremes.  (Before: 0-based floor / ceil of n q -+ half, i.e. ranks
+    # floor(.) + 1 and ceil(.) + 1, one above the textbook's whenever the fraction < 0.5.)
     half = z * math.sqrt(n * q * (1 - q))
-    lo = int(max(0, math.floor(n * q - half)))
-    hi = int(min(n - 1, math.ceil(n * q + half)))
+    r = math.floor(n * q - half + 0.5)
+    s = math.floor(1 + n * q + half + 0.5)
+    lo = min(max(r, 1), n) - 1               # 0-based indices into the sorted sample
+    hi = min(max(s, 1), n) - 1
     return Measure(name, est, float((x[hi] - x[lo]) / (2 * z)), n)
 
 
