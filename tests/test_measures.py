@@ -132,9 +132,7 @@ def _twin(x, s, lo, hi, p, truth, alpha=0.05, ref=None):
     vb = [b ** 2 for _, b in both]
     emp_b = math.sqrt(sum((a - sum(xb) / nb) ** 2 for a in xb) / (nb - 1))
     mod_b = math.sqrt(sum(vb) / nb)
-    var_vb = sum((v - sum(vb) / nb) ** 2 for v in vb) / (nb - 1)
-    out["relative_se_error_pct"] = (100 * (mod_b / emp_b - 1), 100 * (mod_b / emp_b) * math.sqrt(
-        var_vb / (4 * nb * mod_b ** 4) + 1 / (2 * (nb - 1))), nb)
+    out["relative_se_error_pct"] = (100 * (mod_b / emp_b - 1), _relerror_mcse_by_hand(xb, vb), nb)
 
     def share(flags):
         f = [v for v in flags if v is not None]
@@ -155,6 +153,35 @@ def _twin(x, s, lo, hi, p, truth, alpha=0.05, ref=None):
         r2 = (emp_r / emp) ** 2
         out["relative_precision_pct"] = (100 * (r2 - 1), 200 * r2 * math.sqrt(max(0.0, 1 - rho ** 2) / (n - 1)), n)
     return out
+
+
+def _relerror_mcse_by_hand(x, v, clusters=None):
+    """MCSE of 100 (ModSE / EmpSE - 1) by the delta method written out: Var(log r) =
+    Var(log ModSE) + Var(log EmpSE) - 2 Cov(log ModSE, log EmpSE), each from sample
+    moments of v_i = se_i^2 and d_i^2 = (x_i - mean)^2 (Morris et al. Table 6's two terms
+    and the covariance they leave out); with clusters, of cluster sums (G / (G - 1))."""
+    n = len(x)
+    xbar = sum(x) / n
+    d2 = [(a - xbar) ** 2 for a in x]
+    mod2 = sum(v) / n
+    emp2 = sum(d2) / (n - 1)
+    r = math.sqrt(mod2 / emp2)
+    a = [(vi - mod2) / (2 * mod2) for vi in v]            # influence of log ModSE
+    b = [(di - emp2) / (2 * emp2) for di in d2]           # influence of log EmpSE
+    if clusters is None:
+        va = sum((t - sum(a) / n) ** 2 for t in a) / (n - 1) / n
+        vb = sum((t - sum(b) / n) ** 2 for t in b) / (n - 1) / n
+        cab = sum((s - sum(a) / n) * (t - sum(b) / n) for s, t in zip(a, b)) / (n - 1) / n
+    else:
+        labels = sorted(set(clusters))
+        g = len(labels)
+        ma, mb = sum(a) / n, sum(b) / n
+        sa = [sum(a[i] - ma for i in range(n) if clusters[i] == c) for c in labels]
+        sb = [sum(b[i] - mb for i in range(n) if clusters[i] == c) for c in labels]
+        k = g / (g - 1) / n ** 2
+        va, vb = k * sum(t * t for t in sa), k * sum(t * t for t in sb)
+        cab = k * sum(s * t for s, t in zip(sa, sb))
+    return 100 * r * math.sqrt(va + vb - 2 * cab)
 
 
 def _long_table(rng, n_rep=60, nan_share=0.05):
@@ -332,3 +359,73 @@ def test_clopper_pearson_against_scipy_and_rare_events():
     iid = proportion_interval(f)
     cl = proportion_interval(f, clusters=g)
     assert cl.n_effective < 5000 and (cl.high - cl.low) > (iid.high - iid.low)
+
+
+# n, q and the textbook ranks (1-based) of the distribution-free CI of a quantile,
+# Campbell & Gardner (1988) BMJ 296:1454: r = n q - z sqrt(n q (1-q)), s = 1 + n q +
+# z sqrt(n q (1-q)), z = 1.96, rounded to the nearest integer and clipped to 1..n.
+# Worked by hand, e.g. n = 13, q = 0.025: n q = 0.325, z sqrt(0.325 x 0.975) = 1.1033,
+# r = round(-0.778) -> 1, s = round(2.428) = 2; n = 100, q = 0.5: 50 -+ 1.96 x 5,
+# r = round(40.2) = 40, s = round(60.8) = 61; n = 20, q = 0.25: 5 -+ 1.96 sqrt(3.75)
+# = 5 -+ 3.7955, r = round(1.2045) = 1, s = round(9.7955) = 10.
+CAMPBELL_GARDNER = [(13, 0.025, 1, 2), (13, 0.5, 3, 11), (13, 0.975, 12, 13), (20, 0.25, 1, 10),
+                    (50, 0.1, 1, 10), (100, 0.5, 40, 61), (200, 0.25, 38, 63), (200, 0.975, 191, 200),
+                    (1000, 0.025, 15, 36)]
+
+
+@pytest.mark.parametrize("n,q,r,s", CAMPBELL_GARDNER)
+def test_quantile_mcse_uses_the_campbell_gardner_ranks(n, q, r, s):
+    # x_(k) = k^2 (shuffled): the MCSE is (x_(s) - x_(r)) / (2 z) with the textbook ranks
+    x = np.random.default_rng(n).permutation(np.arange(1, n + 1, dtype=float) ** 2)
+    m = P.quantile(x, q)
+    assert m.estimate == pytest.approx(np.quantile(x, q))
+    assert m.mcse == pytest.approx((s ** 2 - r ** 2) / (2 * 1.959963984540054), rel=1e-12)
+
+
+def test_quantile_mcse_at_13_replicates_from_the_report():
+    # issue 14: the 2.5% quantile of 13 values rests on x_(1) and x_(2), not x_(3)
+    x = np.array([0.21, 0.22, 0.33, 0.4, 0.41, 0.45, 0.5, 0.52, 0.6, 0.7, 0.8, 0.9, 1.1])
+    assert P.quantile(x, 0.025).mcse == pytest.approx((0.22 - 0.21) / (2 * 1.959963984540054))
+
+
+def _se_tracks_estimate(rng, n=400, blocks=None):
+    """Estimates whose model SE grows with their distance from the truth (as a Cox log HR's
+    SE with few events): SE^2 and (est - mean)^2 covary; with blocks, a shared block effect."""
+    z = rng.normal(0, 1, n)
+    if blocks is not None:
+        z = (z + np.repeat(rng.normal(0, 1, n // blocks), blocks)) / math.sqrt(2)
+    est = 0.3 + 0.2 * z
+    se = 0.2 * np.sqrt(0.3 + 0.7 * z ** 2) * rng.gamma(50, 1 / 50, n)
+    return est, se
+
+
+def test_relative_se_error_mcse_includes_the_modse_empse_covariance():
+    # issue 14.2: independent replicates get the covariance term the clustered ones had
+    rng = np.random.default_rng(5)
+    est, se = _se_tracks_estimate(rng, 60)
+    est[3], se[7] = np.nan, np.nan
+    ok = np.isfinite(est) & np.isfinite(se)
+    x, v = list(est[ok]), list(se[ok] ** 2)
+    m = P.relative_se_error(est, se)
+    assert m.n == 58
+    assert m.mcse == pytest.approx(_relerror_mcse_by_hand(x, v), rel=1e-10)
+    # singleton clusters: the same number as independent replicates
+    assert P.relative_se_error(est, se, clusters=np.arange(60)).mcse == pytest.approx(m.mcse, rel=1e-10)
+    g = np.arange(60) // 6
+    mc = P.relative_se_error(est, se, clusters=g)
+    assert mc.mcse == pytest.approx(_relerror_mcse_by_hand(x, v, list(g[ok])), rel=1e-10)
+
+
+@pytest.mark.parametrize("blocks", [None, 10])
+def test_relative_se_error_mcse_is_the_sd_across_studies_when_se_tracks_the_estimate(blocks):
+    # Table 6 without the covariance term says about 3x the SD across studies here
+    rng = np.random.default_rng(11)
+    vals, mcses = [], []
+    g = None if blocks is None else np.arange(400) // blocks
+    for _ in range(1000):
+        est, se = _se_tracks_estimate(rng, 400, blocks)
+        m = P.relative_se_error(est, se, clusters=g)
+        vals.append(m.estimate)
+        mcses.append(m.mcse)
+    ratio = np.mean(mcses) / np.std(vals, ddof=1)
+    assert abs(ratio - 1) < 0.1, ratio

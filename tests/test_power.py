@@ -316,3 +316,32 @@ def test_cli_table_and_errors(capsys):
     assert "--alpha" in capsys.readouterr().err
     assert main(["power", "--test", "welch"]) == 2
     assert "--test" in capsys.readouterr().err
+
+
+# ----------------------------------------------------------------------------- alpha = a p-value
+@pytest.mark.parametrize("test", ["barnard", "boschloo"])
+def test_unconditional_decision_at_alpha_equal_to_scipys_pvalue(test):
+    # issue 14.4: ours is 2^-9 + 1e-18 at (5, 0) of 5 per group, scipy's exactly 2^-9; at
+    # alpha = 2^-9 the table must be rejected, as scipy rejects it
+    alpha = scipy_p(5, 0, 5, 5, test)
+    assert alpha == 2.0 ** -9
+    assert P.rejection_region(5, 5, alpha, test)[5, 0]
+    assert P.exact_power(0.4, 0.0, 5, 5, alpha, test) == pytest.approx(0.4 ** 5)     # (5, 0) only
+    assert P.exact_power(0.4, 0.0, 5, 5, alpha, test) == pytest.approx(brute_power(0.4, 0.0, 5, 5, alpha, test))
+
+
+@pytest.mark.parametrize("test", ["barnard", "boschloo"])
+def test_unconditional_region_agrees_with_scipy_at_alpha_equal_to_a_pvalue(test):
+    # random small (n1, n0) and a random table whose scipy p-value is alpha: the region
+    # must be scipy's p <= alpha on every table
+    rng = np.random.default_rng(14)
+    checked = 0
+    while checked < 8:
+        n1, n0 = (int(v) for v in rng.integers(2, 8, 2))
+        ref = np.array(scipy_table(n1, n0, test))
+        a, b = int(rng.integers(0, n1 + 1)), int(rng.integers(0, n0 + 1))
+        alpha = float(ref[a, b])
+        if not 0 < alpha < 1:
+            continue
+        checked += 1
+        assert np.array_equal(P.rejection_region(n1, n0, alpha, test), ref <= alpha), (n1, n0, a, b, alpha)

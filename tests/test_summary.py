@@ -81,3 +81,22 @@ def test_summarize_cli_json_has_status_shares(stores, capsys):
     s = json.loads(capsys.readouterr().out)
     assert s["conditions"][1]["coords"]["label"] == "wide"
     assert s["conditions"][0]["status_shares"]["cox_status"]["ok"]["n"] == 12
+
+
+def test_p_extreme_definitions_are_in_the_dataset_and_the_text(stores, capsys):
+    # issue 14.3: the OLS measure also requires the paper's direction (a negative
+    # coefficient), the signed-rank one none; the output itself must say so
+    ds = summarize(stores["grid"])
+    d = ds["definition"]
+    assert d.dims == ("measure",) and "long_name" in d.attrs
+    ols = d.sel(measure="p_extreme_ols_p").item()
+    assert "0.0003" in ols and "< 0" in ols and "direction" in ols
+    assert "either direction" in d.sel(measure="p_extreme_signed_rank_p").item()
+    assert all(d.sel(measure=f"p_extreme_{k}").item() for k in
+               ("hr_and_p", "hr", "n_decreased_ge_21", "median_ratio_ge_paper"))
+    assert d.sel(measure="bias").item() == ""
+    # (the JSON summary is unchanged: test_every_value_of_the_old_dict_summary_is_in_the_dataset)
+    assert main(["summarize", str(stores["grid"])]) == 0
+    out = capsys.readouterr().out
+    assert "OLS p<=0.0003 with a negative treated coefficient" in out
+    assert "signed-rank p<=0.008 either direction" in out

@@ -60,6 +60,8 @@ def render(summary) -> str:
         pe = c["p_as_extreme_as_paper"]
         lines.append(f"  P(as extreme as the paper): HR<=0.30 & p<=0.0004 {_m(pe['hr_and_p'])}, "
                      f">=21 decreased {_m(pe['n_decreased_ge_21'])}, median ratio {_m(pe['median_ratio_ge_paper'])}")
+        lines.append(f"    signed-rank p<=0.008 either direction {_m(pe['signed_rank_p'])}, "
+                     f"OLS p<=0.0003 with a negative treated coefficient (the paper's direction) {_m(pe['ols_p'])}")
         lines.append(f"  match rate {_m(c['match_rate'])}, Cox not estimable {_m(c['degenerate_cox'])}, "
                      f"nothing matched {_m(c['nothing_matched'])}")
         other = [f"{f}: " + ", ".join(f"{r} {_m(m)}" for r, m in sh.items() if r != "ok" and m["estimate"])

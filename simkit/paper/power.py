@@ -34,7 +34,9 @@ How each test's p-value is computed for all tables of one (n1, n0) at once:
   "at least as extreme" grows along that order, so the p-value is non-decreasing
   along it.  The rejection region at level alpha is therefore a prefix of the order,
   found by bisection with a handful of supremum evaluations, which makes exact power
-  cheap even for hundreds of patients per group.
+  cheap even for hundreds of patients per group.  As for fisher / chi2, tables whose
+  supremum lies within _GUARD_UNCONDITIONAL of the level are decided by scipy itself,
+  so that alpha equal to one of scipy's p-values rejects as scipy does.
 """
 from __future__ import annotations
 
@@ -65,6 +67,12 @@ _BOSCHLOO_RTOL = 1e-13
 # fisher / chi2 p-values this close to alpha are recomputed with scipy itself so that
 # the decision p <= alpha is scipy's to the last bit.
 _GUARD = 1e-9
+# Barnard / Boschloo: a one-sided supremum this close to the level (alpha; alpha / 2 for
+# Boschloo) leaves the decision to scipy for the tables at that extremeness level.  Ours
+# is the supremum to ~1e-11 and can sit a few ulps above scipy's (2^-9 + 1e-18 against
+# 2^-9 at (5, 0) of 5 per group) or, where shgo falls short, up to ~1e-7 above it at
+# n <= 12 (docs/power.md): 1e-6 covers both at small n.
+_GUARD_UNCONDITIONAL = 1e-6
 # Values of ours closer than this (relative) are treated as possibly tied and settled
 # with scipy's own numbers: our log-gamma probabilities are accurate to ~1e-11.
 _AMBIGUOUS = 1e-9
@@ -442,9 +450,12 @@ def _region(n1, n0, alpha, test):
     # Barnard / Boschloo: p is non-decreasing in the prefix length, so the region is
     # {prefix_len <= L*} with L* the longest prefix whose supremum is <= level.
     level = alpha / 2 if test == "boschloo" else alpha
+    guard = _GUARD_UNCONDITIONAL / 2 if test == "boschloo" else _GUARD_UNCONDITIONAL
     rej = np.zeros((n1 + 1) * (n0 + 1), dtype=bool)
+    near = []                                   # tables whose decision scipy settles
     for plen, s_o, w_o in _orderings(n1, n0, test):
         Ls = np.unique(plen)
+        g = lambda k: _sup(_prefix_h(s_o, w_o, Ls[k], n1 + n0), n1 + n0)[0]  # noqa: E731
         lo, hi = -1, len(Ls) - 1                # invariant: g(Ls[lo]) <= level < g(Ls[hi+1])
         while lo < hi:
             mid = (lo + hi + 1) // 2
@@ -458,6 +469,20 @@ def _region(n1, n0, alpha, test):
                 hi = mid - 1
         if lo >= 0:
             rej |= plen <= Ls[lo]
+        # as for fisher / chi2: levels whose supremum is within the guard of the level go
+        # to scipy (g is non-decreasing in k, so they are contiguous around the boundary)
+        k = lo
+        while k >= 0 and g(k) >= level - guard:
+            near.append(np.flatnonzero(plen == Ls[k]))
+            k -= 1
+        k = lo + 1
+        while k < len(Ls) and g(k) <= level + guard:
+            near.append(np.flatnonzero(plen == Ls[k]))
+            k += 1
+    if near:
+        for i in np.unique(np.concatenate(near)):
+            x1, x0 = divmod(int(i), n0 + 1)
+            rej[i] = _scipy_pvalue(x1, x0, n1, n0, test) <= alpha
     return _ro(rej.reshape(n1 + 1, n0 + 1))
 
 

@@ -6,7 +6,8 @@ p-values or flags; `simsum` takes a long table (one row per replicate x method)
 like R's rsimsum::simsum and returns an xarray.Dataset.
 
 Formulas are those of Morris, White & Crowther (2019), "Using simulation studies
-to evaluate statistical methods", Statistics in Medicine 38:2074-2102, Table 6;
+to evaluate statistical methods", Statistics in Medicine 38:2074-2102, Table 6 (the
+relative error in ModSE with the ModSE-EmpSE covariance that Table 6 leaves out);
 relative precision against a reference method as in rsimsum (Gasparini 2018,
 JOSS 3:739).  n is the number of replicates with a usable estimate; degenerate
 replicates (NaN estimate) are counted and reported, never silently dropped.
@@ -161,30 +162,39 @@ def model_se(se, clusters=None) -> Measure:
 
 
 def relative_se_error(est, se, clusters=None) -> Measure:
-    """100 (ModSE / EmpSE - 1), on replicates with both; MCSE as in Morris et al. Table 6."""
+    """100 (ModSE / EmpSE - 1), on replicates with both; MCSE by the delta method on
+    log(ModSE / EmpSE), the ModSE-EmpSE covariance included, alike with and without clusters.
+
+    With r = ModSE / EmpSE, log r = log(mean se^2) / 2 - log(s^2) / 2 has the influence
+    psi_i = (v_i - ModSE^2) / (2 ModSE^2) - (d_i^2 - EmpSE^2) / (2 EmpSE^2), v_i = se_i^2,
+    d_i = est_i - mean(est), so MCSE = 100 r SE(mean psi): the SD of psi / sqrt(n) for
+    independent replicates, cluster_se_of_mean(psi) for clustered ones.  Expanding
+    Var(psi) gives Morris et al.'s Table 6 terms (rsimsum's too), Var(v) / (4 n ModSE^4)
+    and, for normal estimates, 1 / (2 n), *minus* the covariance term
+    Cov(v, d^2) / (2 n ModSE^2 EmpSE^2), which Table 6 and rsimsum leave out (they assume
+    a replicate's SE independent of its estimate; Stata's simsum includes it under
+    `robust`).  Before issue 14 the clustered branch had it and the independent branch
+    did not, so the two disagreed on singleton clusters; where SE and estimate move
+    together (a Cox log HR and its SE with few events) or the estimates are heavy-tailed,
+    Table 6's MCSE can be off by 25% or more."""
     est = np.asarray(est, float)
     se = np.asarray(se, float)
     ok = np.isfinite(est) & np.isfinite(se)
-    if clusters is not None and ok.sum() >= 2:
-        x, v, g = est[ok], se[ok] ** 2, np.asarray(clusters)[ok]
-        emp2 = float(np.var(x, ddof=1))
-        mod2 = float(v.mean())
-        if emp2 > 0 and mod2 > 0:
-            r = math.sqrt(mod2 / emp2)
-            # influence of log(r) = log(mod2)/2 - log(emp2)/2
-            psi = (v - mod2) / (2 * mod2) - ((x - x.mean()) ** 2 - emp2) / (2 * emp2)
-            return Measure("relative_se_error_pct", 100 * (r - 1), 100 * r * cluster_se_of_mean(psi, g), int(ok.sum()))
     n = int(ok.sum())
     if n < 2:
         return Measure("relative_se_error_pct", np.nan, np.nan, n)
-    emp = float(np.std(est[ok], ddof=1))
-    v = se[ok] ** 2
-    mod = math.sqrt(v.mean())
-    if emp == 0 or mod == 0:
+    x, v = est[ok], se[ok] ** 2
+    emp2 = float(np.var(x, ddof=1))
+    mod2 = float(v.mean())
+    if emp2 == 0 or mod2 == 0:
         return Measure("relative_se_error_pct", np.nan, np.nan, n)
-    r = mod / emp
-    mcse = 100 * r * math.sqrt(np.var(v, ddof=1) / (4 * n * mod ** 4) + 1 / (2 * (n - 1)))
-    return Measure("relative_se_error_pct", 100 * (r - 1), mcse, n)
+    r = math.sqrt(mod2 / emp2)
+    psi = (v - mod2) / (2 * mod2) - ((x - x.mean()) ** 2 - emp2) / (2 * emp2)
+    if clusters is not None:
+        se_mean = cluster_se_of_mean(psi, np.asarray(clusters)[ok])
+    else:
+        se_mean = float(np.std(psi, ddof=1) / math.sqrt(n))
+    return Measure("relative_se_error_pct", 100 * (r - 1), 100 * r * se_mean, n)
 
 
 def proportion(flags, name="proportion", clusters=None) -> Measure:
@@ -278,8 +288,10 @@ def mean(x, name="mean", clusters=None) -> Measure:
 
 def quantile(x, q, name=None, clusters=None) -> Measure:
     """Sample quantile with a distribution-free MCSE from the binomial order-statistic
-    interval: (x_(hi) - x_(lo)) / (2 z), ranks n q -+ z sqrt(n q (1 - q)), z = 1.96;
-    with clusters, scaled by the root design effect of the indicator x <= quantile."""
+    interval: (x_(s) - x_(r)) / (2 z), z = 1.96, with the 1-based ranks of Campbell &
+    Gardner (1988), r = n q - z sqrt(n q (1 - q)) and s = 1 + n q + z sqrt(n q (1 - q)),
+    each rounded to the nearest integer and clipped to 1..n; with clusters, scaled by
+    the root design effect of the indicator x <= quantile."""
     xv, g = _valid_c(x, clusters)
     m = quantile(xv, q, name) if g is not None else None
     if m is not None:
@@ -297,9 +309,18 @@ def quantile(x, q, name=None, clusters=None) -> Measure:
         return Measure(name, np.nan, np.nan, 0)
     est = float(np.quantile(x, q))
     z = 1.959963984540054
+    # Distribution-free CI of a quantile: Campbell MJ, Gardner MJ (1988), "Calculating
+    # confidence intervals for some non-parametric analyses", BMJ 296:1454-1456 (also in
+    # Altman et al., Statistics with Confidence, 2nd ed., ch. 5): the 1-based ranks
+    #     r = n q - z sqrt(n q (1 - q)),   s = 1 + n q + z sqrt(n q (1 - q)),
+    # rounded to the nearest integer (halves up).  Ranks outside 1..n are clipped to the
+    # sample's extremes.  (Before: 0-based floor / ceil of n q -+ half, i.e. ranks
+    # floor(.) + 1 and ceil(.) + 1, one above the textbook's whenever the fraction < 0.5.)
     half = z * math.sqrt(n * q * (1 - q))
-    lo = int(max(0, math.floor(n * q - half)))
-    hi = int(min(n - 1, math.ceil(n * q + half)))
+    r = math.floor(n * q - half + 0.5)
+    s = math.floor(1 + n * q + half + 0.5)
+    lo = min(max(r, 1), n) - 1               # 0-based indices into the sorted sample
+    hi = min(max(s, 1), n) - 1
     return Measure(name, est, float((x[hi] - x[lo]) / (2 * z)), n)
 
 

@@ -51,6 +51,32 @@ def _paper():
     return r["survival"], r["progression"]
 
 
+def extreme_definitions() -> dict:
+    """{measure name: what "as extreme as the paper" means} for the p_extreme_* measures.
+
+    Each is the share of replicates (where the quantity is defined) with a result at least
+    as extreme as the paper's.  Note the directions: the HR, class and median measures are
+    one-sided by construction; the signed-rank measure has no direction (the store keeps
+    only its two-sided p), while the OLS one also requires the paper's direction, a
+    negative treated coefficient (treated decline slower)."""
+    s, p = _paper()
+    ratio = s["median_days_treated"] / s["median_days_reference"]
+    return {
+        "p_extreme_hr_and_p": f"P(Cox HR <= {s['hr']:g} and its Wald p <= {s['hr_p']:g}), the paper's HR and p; "
+                              "over replicates with a finite HR",
+        "p_extreme_hr": f"P(Cox HR <= {s['hr']:g}), the paper's HR; over replicates with a finite HR",
+        "p_extreme_n_decreased_ge_21": f"P(at least {p['n_decreased']} patients in the decreased class), "
+                                       "the paper's count",
+        "p_extreme_median_ratio_ge_paper": f"P(median days treated / reference >= {s['median_days_treated']}"
+                                           f"/{s['median_days_reference']} = {ratio:.3f}), the paper's ratio",
+        "p_extreme_signed_rank_p": f"P(signed-rank p <= {p['signed_rank_p']:g}), the paper's p, in either "
+                                   "direction (two-sided p, no sign required)",
+        "p_extreme_ols_p": f"P(OLS p of the treated coefficient <= {p['ols_treated_p']:g}, the paper's p, AND "
+                           "the coefficient < 0, the paper's direction: treated decline slower); one direction "
+                           "only, unlike p_extreme_signed_rank_p",
+    }
+
+
 def condition_measures(v: dict, conditional_log_hr: float, marginal_log_hr: float | None, alpha: float = 0.05,
                        clusters=None, status_fields=()) -> dict:
     """{measure name: Measure} of one condition from its per-replicate arrays `v` (field -> array).
@@ -79,7 +105,8 @@ def condition_measures(v: dict, conditional_log_hr: float, marginal_log_hr: floa
         "median_ratio_ge_paper": np.where(np.isfinite(ratio), ratio >= s["median_days_treated"]
                                           / s["median_days_reference"], np.nan),
         "signed_rank_p": np.where(np.isfinite(v["signed_rank_p"]), v["signed_rank_p"] <= p["signed_rank_p"], np.nan),
-        # same direction as the paper (treated decline slower) and p at most the paper's
+        # same direction as the paper (treated decline slower) and p at most the paper's;
+        # the signed-rank one above has no direction (extreme_definitions, docs/summary.md)
         "ols_p": np.where(np.isfinite(v["treated_p"]),
                           (v["treated_p"] <= p["ols_treated_p"]) & (v["treated_coef"] < 0), np.nan),
     }
@@ -134,7 +161,9 @@ def summarize(store):
     `mcse`, `n` (replicates the measure rests on) and `n_valid` (replicates with a finite log
     HR).  Coordinates per condition: the store's condition index and coordinates, the truths
     (`conditional_log_hr`, `truth_<key>` from the world's counterfactual twins) and
-    `mcse_note` (how replicates share registries)."""
+    `mcse_note` (how replicates share registries); per measure, `definition`: what each
+    p_extreme_* measure counts (e.g. p_extreme_ols_p requires a negative coefficient,
+    p_extreme_signed_rank_p no direction), empty for the others."""
     import xarray as xr
 
     from simkit.runner.store import open_results, read_status
@@ -181,6 +210,8 @@ def summarize(store):
     for k in truth_keys:
         coords[f"truth_{k}"] = grid([t[k] for t in truths])
     coords["mcse_note"] = grid(notes)
+    defs = extreme_definitions()
+    coords["definition"] = ("measure", [defs.get(k, "") for k in names])
     n_valid = np.isfinite(data["log_hr"]).sum(axis=1)
     ds = xr.Dataset({"estimate": full(est), "mcse": full(mcse), "n": full(n), "n_valid": grid(n_valid)},
                     coords=coords)
@@ -188,6 +219,8 @@ def summarize(store):
     ds["mcse"].attrs["long_name"] = "Monte Carlo SE of the estimate"
     ds["n"].attrs["long_name"] = "replicates the measure rests on"
     ds["n_valid"].attrs["long_name"] = "replicates with a finite log HR (Cox estimable)"
+    ds["definition"].attrs["long_name"] = ("what a p_extreme_* measure counts as 'as extreme as the paper' "
+                                           "(empty for the other measures)")
     ds["conditional_log_hr"].attrs["long_name"] = "true conditional log HR (the scenario's treatment.hr)"
     for k in truth_keys:
         ds[f"truth_{k}"].attrs["long_name"] = f"true {k} (truth.true_effects: counterfactual twins)"
