@@ -3,6 +3,7 @@ import copy
 import tomllib
 from pathlib import Path
 
+import numpy as np
 import pytest
 
 from simkit.errors import InputError
@@ -137,3 +138,27 @@ def test_file_errors_name_the_file(tmp_path):
     with pytest.raises(InputError) as e:
         load_paper(bad)
     assert e.value.where == "bad.toml: numbers.hr.field"
+
+
+def test_analyze_paper_out_writes_the_tables_numbers(tmp_path):
+    """`analyze --paper-out` on a simulated matched table: the file loads, and its numbers are the
+    replicate's stored values at the paper's precision (design fields from the table's columns)."""
+    from simkit.cli import main
+    from simkit.design.replicate import replicate_data
+    from simkit.runner.grid import design_of, load_study
+    st = load_study(ROOT / "scenarios" / "seed-design.toml")
+    sc = st.conditions[0].scenario
+    rd = replicate_data(sc.theta(), design_of(sc), sc.seed, 0, 1)
+    csv, out = tmp_path / "m.csv", tmp_path / "m.toml"
+    rd.table.write_csv(csv)
+    assert main(["analyze", str(csv), "--paper-out", str(out)]) == 0
+    p = load_paper(out)
+    assert p.design.n_treated == rd.table.n_pairs
+    tpl = load_paper(shipped())
+    for name, n in p.numbers.items():
+        x = tpl.numbers[name].scale * rd.value(n.field)
+        if n.printed is None:          # a median not reached: at least the last follow-up
+            assert n.high == float("inf") and np.isnan(rd.value(n.field))
+            continue
+        assert n.low - 1e-9 <= x <= n.high + 1e-9, (name, x, n.printed)
+    assert set(p.numbers) | {"median_days_treated", "median_days_reference"} >= set(tpl.numbers)

@@ -192,7 +192,8 @@ def _number(name: str, spec, where: str) -> Number:
         iv = spec["interval"]
         if not isinstance(iv, list) or len(iv) != 2:
             raise InputError(f"{where}.interval", f"expected [low, high], got {iv!r}")
-        lo, hi = (_num(x, f"{where}.interval") for x in iv)
+        lo = _num(iv[0], f"{where}.interval")
+        hi = math.inf if isinstance(iv[1], float) and iv[1] == math.inf else _num(iv[1], f"{where}.interval")
         if not lo <= value <= hi:
             raise InputError(f"{where}.interval", f"expected low <= value <= high, got value {value:g} "
                                                   f"and [{lo:g}, {hi:g}]")
@@ -356,13 +357,25 @@ def number_from_value(template: Number, x: float | None, where: str) -> Number |
     return replace(template, value=v, low=lo, high=hi, printed=text, where=where, note="")
 
 
+def at_least(template: Number, bound: float, where: str, note: str) -> Number:
+    """The template's number known only to exceed `bound` (a KM median not reached by the end of
+    follow-up): the interval [bound, inf], printed at the template's precision."""
+    d = template.decimals if template.decimals is not None else 2
+    b = float(print_at(template.scale * bound, d))
+    return replace(template, value=b, low=b, high=math.inf, printed=None, where=where, note=note)
+
+
 def paper_with_numbers(template: Paper, values: dict, citation: str, where: str,
-                       n_treated: int | None = None) -> tuple[Paper, list]:
+                       n_treated: int | None = None, lower_bounds: dict | None = None) -> tuple[Paper, list]:
     """A paper file with the template's design and numbers, each replaced by values[field] printed at the
-    template's precision; (paper, names of numbers left out because their value is missing)."""
+    template's precision; a missing value with a lower bound (lower_bounds[field] = (bound, note)) becomes
+    the interval [bound, inf]; (paper, names of numbers left out because their value is missing)."""
     numbers, missing = {}, []
+    lower_bounds = lower_bounds or {}
     for name, t in template.numbers.items():
         n = number_from_value(t, values.get(t.field), where)
+        if n is None and t.field in lower_bounds and t.scale > 0:
+            n = at_least(t, *lower_bounds[t.field], where=where)
         if n is None:
             missing.append(name)
         else:
