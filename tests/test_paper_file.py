@@ -22,7 +22,7 @@ def test_shipped_paper_is_the_top_level_one_and_loads():
     p = load_paper(shipped())
     assert p.design.n_treated == 67 and p.design.get("caliper") == 0.5
     assert p.design.get("caliper_unit") == "ALSFRS-R points/month"
-    assert len(p.evidence()) == 13
+    assert len(p.evidence()) == 12
     hr = p.numbers["hr"]
     assert (hr.low, hr.high, hr.value) == pytest.approx((0.295, 0.305, 0.30))
     assert p.numbers["alive_end_reference"].high == 0.05
@@ -90,6 +90,20 @@ def test_number_from_value_prints_at_the_templates_precision():
     n = number_from_value(p.numbers["alive_end_reference"], 0.0312, "table")
     assert n.printed == "0.03" and n.value == pytest.approx(0.03)
     assert number_from_value(p.numbers["median_days_treated"], float("nan"), "table") is None
+
+
+def test_a_median_not_reached_is_written_as_at_least_the_last_follow_up(tmp_path):
+    from simkit.paper.file import paper_with_numbers
+    tpl = load_paper(shipped())
+    vals = {n.field: n.value / n.scale for n in tpl.numbers.values()}
+    vals["median_days_treated"] = float("nan")
+    p, missing = paper_with_numbers(tpl, vals, "c", "w", 67,
+                                    lower_bounds={"median_days_treated": (1500.4, "not reached")})
+    n = p.numbers["median_days_treated"]
+    assert missing == [] and n.printed is None and (n.low, n.high) == (1500.0, float("inf"))
+    f = tmp_path / "p.toml"
+    f.write_text(dumps_paper(p))
+    assert load_paper(f) == p
 
 
 @pytest.mark.parametrize("edit, where, words", [

@@ -357,7 +357,7 @@ def number_from_value(template: Number, x: float | None, where: str) -> Number |
     return replace(template, value=v, low=lo, high=hi, printed=text, where=where, note="")
 
 
-def at_least(template: Number, bound: float, where: str, note: str) -> Number:
+def at_least(template: Number, bound: float, note: str, where: str) -> Number:
     """The template's number known only to exceed `bound` (a KM median not reached by the end of
     follow-up): the interval [bound, inf], printed at the template's precision."""
     d = template.decimals if template.decimals is not None else 2
