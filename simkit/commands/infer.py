@@ -16,6 +16,9 @@ def register(p):
     p.add_argument("--jobs", type=int, metavar="J", help="worker processes (default: all cores)")
     p.add_argument("--quantile", type=float, metavar="Q", help="share of the closest simulations accepted "
                    "(default 0.025)")
+    p.add_argument("--method", choices=("semiauto", "summaries"),
+                   help="distance on the summaries' projections onto the parameters (semiauto, default) or on "
+                        "the scaled summaries themselves (summaries); both regression-adjusted")
     p.add_argument("--hr-prior", metavar="LOW,HIGH", help="log-uniform prior of the true HR (default 0.2,2.0)")
     p.add_argument("--seed", type=int, help="the reference table's seed (default: the scenario's)")
     p.add_argument("--no-plot", action="store_true", help="skip the pairs plot")
@@ -41,7 +44,7 @@ def run(args):
     res = fit.run_inference(args.paper, scenario=args.scenario, reps=args.reps or fit.DEFAULT_REPS,
                             out=args.out, jobs=args.jobs, quantile=args.quantile or fit.DEFAULT_QUANTILE,
                             hr_prior=hr_prior, seed=args.seed, progress=False if args.quiet else None,
-                            plot=not args.no_plot)
+                            plot=not args.no_plot, method=args.method)
     if args.json:
         print_json(fit.public(res))
     else:

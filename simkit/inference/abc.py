@@ -20,6 +20,11 @@ of the scaled gaps.
   paper's number lies beyond every accepted world, the linear fit is not
   extrapolated past them (an observed point far outside the cloud otherwise drags
   the adjusted posterior to the prior's bounds).
+- `semiauto`: semi-automatic summaries (Fearnhead & Prangle 2012): the distance on the
+  linear predictions of each parameter from the scaled summaries, fitted on the reference
+  table, instead of on the summaries themselves: a summary then weighs as much as it tells
+  about the parameters, and a nuisance number the paper's value sits far in the tail of (a
+  match diagnostic) no longer decides which worlds are accepted.
 - `unreachable`: evidence numbers whose observed interval lies outside the central
   99.8% of the prior predictive: no world of the prior produces them, so they cannot
   be fitted (they only add the same large gap to every distance) and are reported
@@ -111,6 +116,22 @@ def reachable_target(s_acc: np.ndarray, low, high) -> tuple[np.ndarray, np.ndarr
     a = np.nanmin(s_acc, axis=0)
     b = np.nanmax(s_acc, axis=0)
     return np.clip(low, a, b), np.clip(high, a, b)
+
+
+def semiauto(s: np.ndarray, low, high, scale, z: np.ndarray):
+    """Semi-automatic summaries (Fearnhead & Prangle 2012): the least-squares linear prediction of each
+    transformed parameter z (n, p) from the scaled summaries s (n, m), fitted on the rows with every
+    summary.  Returns (projected summaries P (n, p), the observed point's projection (p,), the scale of
+    each projection).  The observed point is each interval's midpoint (its lower end if unbounded above)."""
+    ok = np.all(np.isfinite(s), axis=1)
+    c = np.nanmedian(s, axis=0)
+    X = np.column_stack([np.ones(s.shape[0]), (s - c) / scale])
+    beta, *_ = np.linalg.lstsq(X[ok], z[ok], rcond=None)
+    P = np.where(ok[:, None], X @ beta, np.nan)
+    mid = np.where(np.isfinite(high), 0.5 * (low + high), low)
+    p_obs = np.concatenate([[1.0], (mid - c) / scale]) @ beta
+    pscale = np.array([robust_scale(P[ok, j]) for j in range(P.shape[1])])
+    return P, p_obs, pscale
 
 
 def weighted_quantile(x: np.ndarray, w: np.ndarray, q) -> np.ndarray:

@@ -34,6 +34,8 @@ from simkit.inference import abc
 DEFAULT_SCENARIO = "seed-priors.toml"
 DEFAULT_REPS = 20_000
 DEFAULT_QUANTILE = 0.025
+METHODS = ("semiauto", "summaries")
+DEFAULT_METHOD = "semiauto"
 N_BOOT = 100
 CAP_FACTOR = 1.25
 HR_NULL = 0.9                 # "no meaningful effect": true HR >= this
@@ -45,6 +47,13 @@ EFFECT_PRIORS = {
     "treatment.rate_change": {"dist": "uniform", "low": -1.0, "high": 0.5},
 }
 MEDIAN_FIELDS = ("median_days_treated", "median_days_reference")
+METHOD_TEXT = {
+    "semiauto": "semi-automatic ABC (Fearnhead & Prangle 2012: distance on the summaries' linear projections "
+                "onto each parameter, fitted on the reference table), closest quantile accepted, "
+                "local-linear regression adjustment (Beaumont et al. 2002)",
+    "summaries": "rejection ABC on the scaled summaries (closest quantile) + local-linear regression "
+                 "adjustment (Beaumont et al. 2002)",
+}
 
 
 # ---------------------------------------------------------------- the study
@@ -107,14 +116,22 @@ def design_overrides(paper) -> tuple[dict, list]:
     return out, notes
 
 
-def study_for(paper, scenario=None, reps: int = DEFAULT_REPS, hr_prior=None, seed: int | None = None):
-    """(Study, notes): the scenario with the effect's priors and the paper's design, one condition."""
-    from simkit.runner.grid import study_from_dict
+def scenario_data(scenario=None) -> tuple[str, dict]:
+    """(path, parsed dict) of the scenario `simkit infer` uses (default: the shipped seed-priors.toml)."""
     from simkit.runner.scenario import read_toml
     if scenario is None:
         from simkit.report.audit import scenario_dir
         scenario = scenario_dir() / DEFAULT_SCENARIO
-    text, data = read_toml(scenario)
+    return str(scenario), read_toml(scenario)[1]
+
+
+def study_for(paper, scenario=None, reps: int = DEFAULT_REPS, hr_prior=None, seed: int | None = None,
+              data: dict | None = None):
+    """(Study, notes): the scenario (or its parsed `data`) with the effect's priors and the paper's
+    design, one condition."""
+    from simkit.runner.grid import study_from_dict
+    if data is None:
+        scenario, data = scenario_data(scenario)
     data = copy.deepcopy(data)
     for k in ("grid", "conditions"):
         if k in data:
@@ -134,6 +151,11 @@ def study_for(paper, scenario=None, reps: int = DEFAULT_REPS, hr_prior=None, see
         else:
             notes.append(f"prior {k}: the scenario's")
     data["priors"] = priors
+    # every simulated study its own registry: the registry-side priors (reference_death_selection,
+    # differential_followup) are then drawn independently per study, not shared by a block of studies
+    # (with blocks of 50 a posterior near a prior's end rested on a handful of registries)
+    data.setdefault("design", {})["pool_policy"] = "replicate"
+    notes.append("a new registry for every simulated study (pool_policy = replicate)")
     over, dnotes = design_overrides(paper)
     for dotted, v in over.items():
         sec, name = dotted.split(".")
@@ -213,18 +235,28 @@ def params_of(priors) -> list:
     return out
 
 
-def _core(S: Summaries, theta: np.ndarray, params: list, quantile: float, scale=None):
-    """One ABC pass: (accepted idx, eps, kernel weights, adjusted theta of the accepted, scale)."""
+def _core(S: Summaries, theta: np.ndarray, params: list, quantile: float, scale=None, method=None):
+    """One ABC pass: (accepted idx, eps, kernel weights, adjusted theta of the accepted, scale, distances)."""
+    method = method or DEFAULT_METHOD
+    zall = np.column_stack([abc.to_unbounded(theta[:, i], p.lo, p.hi, p.log) for i, p in enumerate(params)])
     if scale is None:
         scale = np.array([abc.robust_scale(S.s[:, j]) for j in range(S.s.shape[1])])
-    d = abc.distances(S.s, S.low, S.high, scale)
+    if method == "semiauto":
+        P, p_obs, pscale = abc.semiauto(S.s, S.low, S.high, scale, zall)
+        d = abc.distances(P, p_obs, p_obs, pscale)
+    else:
+        d = abc.distances(S.s, S.low, S.high, scale)
     idx, eps = abc.rejection(d, quantile)
     w = abc.epanechnikov(d[idx], eps)
     if w.sum() <= 0:
         w = np.ones(idx.size)
-    lo_t, hi_t = abc.reachable_target(S.s[idx], S.low, S.high)
-    g = abc.gaps(S.s[idx], lo_t, hi_t) / scale
-    z = np.column_stack([abc.to_unbounded(theta[idx, i], p.lo, p.hi, p.log) for i, p in enumerate(params)])
+    if method == "semiauto":
+        lo_t, hi_t = abc.reachable_target(P[idx], p_obs, p_obs)
+        g = abc.gaps(P[idx], lo_t, hi_t) / pscale
+    else:
+        lo_t, hi_t = abc.reachable_target(S.s[idx], S.low, S.high)
+        g = abc.gaps(S.s[idx], lo_t, hi_t) / scale
+    z = zall[idx]
     za = abc.regression_adjust(z, g, w)
     adj = np.column_stack([abc.from_unbounded(za[:, i], p.lo, p.hi, p.log) for i, p in enumerate(params)])
     return idx, eps, w, adj, scale, d
@@ -236,7 +268,7 @@ def _three(x, w):
 
 
 def posterior(paper, fields: dict, priors, quantile: float = DEFAULT_QUANTILE, groups=None,
-              n_boot: int = N_BOOT, seed: int = 0, drop_unreachable: bool = True) -> dict:
+              n_boot: int = N_BOOT, seed: int = 0, drop_unreachable: bool = True, method: str | None = None) -> dict:
     """The inference from a reference table: fields = {store field: f8[n]} holding every number's field
     and prior_<name> for every prior; groups = registry labels of the rows (for the bootstrap)."""
     numbers = paper.evidence()
@@ -254,12 +286,12 @@ def posterior(paper, fields: dict, priors, quantile: float = DEFAULT_QUANTILE, g
     if far.any():
         numbers = [n for n, f in zip(numbers, far) if not f]
         S = summaries(numbers, fields, S.caps)
-    idx, eps, w, adj, scale, d = _core(S, theta, params, quantile)
+    idx, eps, w, adj, scale, d = _core(S, theta, params, quantile, method=method)
     ih = names.index("hr")
     n_valid = int(np.isfinite(d).sum())
     res = {
         "paper": paper.citation,
-        "method": "rejection ABC (closest quantile) + local-linear regression adjustment (Beaumont et al. 2002)",
+        "method": METHOD_TEXT[method or DEFAULT_METHOD],
         "n_simulations": int(theta.shape[0]), "n_valid": n_valid, "n_accepted": int(idx.size),
         "acceptance_rate": idx.size / max(theta.shape[0], 1), "quantile": quantile, "eps": eps,
         "ess": abc.ess(w),
@@ -285,7 +317,7 @@ def posterior(paper, fields: dict, priors, quantile: float = DEFAULT_QUANTILE, g
     res["summaries"] = [{"name": n.name, "field": n.field, "interval": [n.low, n.high], "transform": n.transform,
                          "scale_of_distance": float(s)} for n, s in zip(numbers, scale)]
     res["predictive_checks"] = predictive_checks(paper, fields, S, scale, quantile, idx, w)
-    res["mcse"] = _bootstrap(S, theta, params, quantile, groups, n_boot, seed) if n_boot else {}
+    res["mcse"] = _bootstrap(S, theta, params, quantile, groups, n_boot, seed, method) if n_boot else {}
     res["_samples"] = {"names": names, "adjusted": adj, "weights": w, "accepted_prior": theta[idx],
                        "prior": theta[np.isfinite(d)]}
     return res
@@ -315,7 +347,7 @@ def predictive_checks(paper, fields, S: Summaries, scale, quantile, idx, w) -> d
     return out
 
 
-def _bootstrap(S, theta, params, quantile, groups, n_boot, seed) -> dict:
+def _bootstrap(S, theta, params, quantile, groups, n_boot, seed, method=None) -> dict:
     """SDs over a bootstrap of the reference table (by registry block when registries are shared) of the
     log true HR's posterior median and 90% ends and of P(true HR >= 0.9): the answer's Monte Carlo error."""
     rng = np.random.default_rng(seed)
@@ -329,7 +361,7 @@ def _bootstrap(S, theta, params, quantile, groups, n_boot, seed) -> dict:
         pick = np.concatenate([members[g] for g in rng.integers(0, uniq.size, uniq.size)])
         Sb = Summaries(S.names, S.s[pick], S.low, S.high, S.caps)
         try:
-            _, _, w, adj, _, _ = _core(Sb, theta[pick], params, quantile)
+            _, _, w, adj, _, _ = _core(Sb, theta[pick], params, quantile, method=method)
         except ValueError:
             continue
         q = abc.weighted_quantile(np.log(adj[:, ih]), w, [0.5, 0.05, 0.95])
@@ -354,7 +386,7 @@ def store_fields(paper, store, priors) -> tuple[dict, np.ndarray | None]:
 
 
 def run_inference(paper_path, scenario=None, reps=DEFAULT_REPS, out="infer-out", jobs=None, quantile=DEFAULT_QUANTILE,
-                  hr_prior=None, seed=None, progress=None, plot=True, n_boot=N_BOOT) -> dict:
+                  hr_prior=None, seed=None, progress=None, plot=True, n_boot=N_BOOT, method=None) -> dict:
     """`simkit infer`: run (or resume) the reference table under OUT and return the posterior (also written
     to OUT/posterior.json, OUT/posterior.csv and OUT/pairs.png)."""
     from simkit.paper.file import load_paper
@@ -374,7 +406,9 @@ def run_inference(paper_path, scenario=None, reps=DEFAULT_REPS, out="infer-out",
     job = build_job(study, replicates=reps, with_truth=False)
     info = mc_run(job, outd / "simulations.zarr", jobs=jobs, progress=progress)
     fields, groups = store_fields(paper, outd / "simulations.zarr", study.priors)
-    res = posterior(paper, fields, study.priors, quantile, groups, n_boot)
+    if method is not None and method not in METHODS:
+        raise InputError("--method", f"expected one of {', '.join(METHODS)}, got {method!r}")
+    res = posterior(paper, fields, study.priors, quantile, groups, n_boot, method=method)
     res["scenario"] = str(study.base.path)
     res["study_notes"] = notes
     res["store"] = str(outd / "simulations.zarr")
