@@ -129,3 +129,17 @@ def test_infer_errors(tmp_path):
     bad = tmp_path / "grid.toml"
     bad.write_text('seed = 1\n[grid]\n"treatment.hr" = [1.0, 0.5]\n')
     assert main(["infer", str(shipped()), "--scenario", str(bad), "--reps", "100"]) == 2
+
+
+def test_sbc_benchmark_runs_at_a_trivial_size(tmp_path):
+    import sys
+    from pathlib import Path
+    sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "benchmarks"))
+    import bench_sbc
+    res = bench_sbc.main(["--reps", "300", "--papers", "4", "--case-papers", "1", "--quantile", "0.1",
+                          "--jobs", "1", "--out", str(tmp_path / "sbc"), "--results-dir", str(tmp_path)])
+    assert set(res["summary"]) == {"semiauto", "summaries", "rejection"}
+    for s in res["summary"].values():
+        assert s["papers"] >= 3 and 0 <= s["coverage_90"] <= 1 and sum(s["rank_histogram_10_bins"]) == s["papers"]
+    assert set(res["cases"]) == set(bench_sbc.CASES)
+    assert json.loads((tmp_path / "sbc.json").read_text())["command"]
