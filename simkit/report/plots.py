@@ -515,19 +515,24 @@ def pairs_plot(samples, out, title="", max_params=6):
                 lo, hi = np.min(prior[:, i]), np.max(prior[:, i])
                 logx = names[i] == "hr" and lo > 0
                 bins = np.geomspace(lo, hi, 25) if logx else np.linspace(lo, hi, 25)
-                ax.hist(prior[:, i], bins=bins, density=True, color="0.8", label="prior")
-                ax.hist(xi, bins=bins, weights=w, density=True, color="#1b6ca8", alpha=0.75, label="posterior")
+                # shares per bin (not densities: on log bins a log-uniform prior then looks flat)
+                ax.hist(prior[:, i], bins=bins, weights=np.full(prior.shape[0], 1 / prior.shape[0]),
+                        color="0.8", label="prior")
+                ax.hist(xi, bins=bins, weights=w / w.sum(), color="#1b6ca8", alpha=0.75, label="posterior")
                 if logx:
                     ax.set_xscale("log")
+                    hr_ticks(ax, "x")
                     ax.axvline(0.9, color="#c0392b", ls="--", lw=0.9)
                 ax.set_yticks([])
             else:
                 ax.scatter(xi, adj[:, i], s=4, c=w, cmap="Blues", vmin=0, vmax=w.max(), rasterized=True)
                 if names[j] == "hr":
                     ax.set_xscale("log")
+                    hr_ticks(ax, "x")
                     ax.axvline(0.9, color="#c0392b", ls="--", lw=0.8)
                 if names[i] == "hr":
                     ax.set_yscale("log")
+                    hr_ticks(ax, "y")
                     ax.axhline(0.9, color="#c0392b", ls="--", lw=0.8)
             ax.tick_params(labelsize=6)
             if r == k - 1:
