@@ -143,3 +143,15 @@ def test_sbc_benchmark_runs_at_a_trivial_size(tmp_path):
         assert s["papers"] >= 3 and 0 <= s["coverage_90"] <= 1 and sum(s["rank_histogram_10_bins"]) == s["papers"]
     assert set(res["cases"]) == set(bench_sbc.CASES)
     assert json.loads((tmp_path / "sbc.json").read_text())["command"]
+
+
+def test_infer_benchmark_runs_at_a_trivial_size(tmp_path):
+    import sys
+    from pathlib import Path
+    sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "benchmarks"))
+    import bench_infer
+    res = bench_infer.main(["--reps", "200", "--jobs", "1", "--out", str(tmp_path / "b"),
+                            "--results-dir", str(tmp_path)])
+    assert len(res["runs"]) == 2 and res["runs"][0]["n_simulations"] == 200
+    assert set(res["log_difference_between_seeds"]) == {"median", "low", "high"}
+    assert json.loads((tmp_path / "infer.json").read_text())["command"]
