@@ -22,7 +22,7 @@ def test_shipped_paper_is_the_top_level_one_and_loads():
     p = load_paper(shipped())
     assert p.design.n_treated == 67 and p.design.get("caliper") == 0.5
     assert p.design.get("caliper_unit") == "ALSFRS-R points/month"
-    assert len(p.evidence()) == 12
+    assert len(p.evidence()) == 36
     hr = p.numbers["hr"]
     assert (hr.low, hr.high, hr.value) == pytest.approx((0.295, 0.305, 0.30))
     assert p.numbers["alive_end_reference"].high == 0.05

@@ -15,7 +15,7 @@ def register(p):
                    "the outputs (default infer-out; rerun the same command to resume)")
     p.add_argument("--jobs", type=int, metavar="J", help="worker processes (default: all cores)")
     p.add_argument("--quantile", type=float, metavar="Q", help="share of the closest simulations accepted "
-                   "(default 0.025)")
+                   "(default 0.05)")
     p.add_argument("--method", choices=("semiauto", "summaries"),
                    help="distance on the summaries' projections onto the parameters (semiauto, default) or on "
                         "the scaled summaries themselves (summaries); both regression-adjusted")

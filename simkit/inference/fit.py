@@ -33,7 +33,7 @@ from simkit.inference import abc
 
 DEFAULT_SCENARIO = "seed-priors.toml"
 DEFAULT_REPS = 20_000
-DEFAULT_QUANTILE = 0.025
+DEFAULT_QUANTILE = 0.05
 METHODS = ("semiauto", "summaries")
 DEFAULT_METHOD = "semiauto"
 N_BOOT = 100
