@@ -16,7 +16,7 @@ from simkit.errors import SimkitError
 # "-" for "_" (tipping_point -> tipping-point).  Heavy imports happen in the handler so
 # that `simkit --help` stays fast.
 COMMAND_MODULES = ["audit", "analyze", "simulate", "calibrate", "run", "summarize",
-                   "plot", "power", "claims", "match", "tipping_point"]
+                   "plot", "power", "claims", "match", "tipping_point", "infer"]
 
 
 def build_parser():

@@ -12,15 +12,18 @@ def test_audit_tiny_end_to_end(tmp_path, capsys):
     text = capsys.readouterr().out
     assert "Headline" in text and "exact power at 11 per group" in text
     md = (out / "report.md").read_text()
-    for title in ("1. What the seed design reports", "1b. Which of the paper's numbers each world reproduces",
+    for title in ("0. Which worlds could have produced this paper", "1. What the seed design reports",
+                  "1b. Which of the paper's numbers each world reproduces",
                   "2. Selection-bias decomposition", "2b. How much bias does it take", "3. Power of the whole design",
                   "4. Robustness to the matching tolerance", "4b. Design-side remedies", "5. Claims ledger"):
         assert title in md
     # the headline says what it is conditional on; E-values against EValue's 3.97 / 2.24
     assert "conditional on the simulated world" in text and "E-value of HR 0.30: 3.97 (CI limit 2.24)" in text
     assert "exact 95% CI" in md and "negative control" in md
-    for fig in ("fig1_hr_seed_world.png", "fig2_decomposition.png", "fig3_hr_null_worlds.png", "fig4_power.png",
-                "fig5_caliper.png", "fig6_remedies.png", "fig_tipping_points.png", "fig_priors_hr.png", "fig_priors_magnitudes.png"):
+    assert "P(true HR >= 0.9)" in md and "Posterior predictive checks" in md
+    for fig in ("fig0_pairs.png", "fig1_hr_seed_world.png", "fig2_decomposition.png", "fig3_hr_null_worlds.png",
+                "fig4_power.png", "fig5_caliper.png", "fig6_remedies.png", "fig_tipping_points.png",
+                "fig_priors_hr.png", "fig_priors_magnitudes.png"):
         assert (out / fig).stat().st_size > 10_000
         assert fig in md
     html = (out / "report.html").read_text()

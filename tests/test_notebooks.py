@@ -18,7 +18,7 @@ nbclient = pytest.importorskip("nbclient")
 NB_DIR = Path(__file__).resolve().parents[1] / "notebooks"
 NOTEBOOKS = sorted(NB_DIR.glob("*.ipynb"))
 EXPECTED = ["01-bias-distributions.ipynb", "02-decomposition.ipynb", "03-power.ipynb", "04-caliper.ipynb",
-            "05-bring-your-own-csv.ipynb"]
+            "05-bring-your-own-csv.ipynb", "06-audit-a-paper.ipynb"]
 PARAMETERS = {"REPS", "OUT", "JOBS"}
 CI_REPS = 30          # replicates per condition in CI: enough for every cell to run, not for the numbers
 
@@ -33,7 +33,7 @@ def _parameters_cell(nb):
     return i
 
 
-def test_the_five_notebooks_are_there():
+def test_the_notebooks_are_there():
     assert [p.name for p in NOTEBOOKS] == EXPECTED
 
 

@@ -78,7 +78,7 @@ def test_wheel_in_a_fresh_venv_runs_the_audit_from_an_empty_directory(tmp_path):
 # The layers of docs/modules.md, lowest first: a module may import its own layer and
 # the layers ranked below it, never one above (function-level imports included).
 LAYER_RANK = {"errors": 0, "kernels": 1, "world": 2, "analysis": 3, "design": 4, "runner": 5, "paper": 5,
-              "sensitivity": 6, "report": 7, "realdata": 8, "api": 9, "commands": 10, "cli": 10,
+              "sensitivity": 6, "report": 7, "realdata": 8, "inference": 8, "api": 9, "commands": 10, "cli": 10,
               "__init__": 11}
 
 

@@ -10,6 +10,12 @@ def register(p):
                    help="also fit Firth-penalised Cox and logistic models (finite under separation)")
     p.add_argument("--plot", metavar="OUT.png", help="draw Kaplan-Meier curves with numbers at risk "
                    "and the response-class bar chart")
+    p.add_argument("--paper-out", metavar="PAPER.toml",
+                   help="also write the table's reported numbers as a paper file (docs/paper-file.md), "
+                        "for `simkit infer`")
+    p.add_argument("--paper-template", metavar="PAPER.toml",
+                   help="the paper file whose design, numbers and precisions --paper-out follows "
+                        "(default: the shipped seed paper, papers/barczewska2020.toml)")
     return run
 
 
@@ -95,9 +101,50 @@ def run(args):
         print_json(res.to_dict())
     else:
         print(render(res, args.file))
+    if args.paper_out:
+        missing = write_paper(table, res, args.file, args.paper_out, args.paper_template)
+        if not args.json:
+            print(f"\npaper file written to {args.paper_out}"
+                  + (f" (left out, no value: {', '.join(missing)})" if missing else ""))
     if args.plot:
         from simkit.report.plots import plot_analysis
         plot_analysis(table, res, args.plot)
         if not args.json:
             print(f"\nplot written to {args.plot}")
     return 0
+
+
+def write_paper(table, res, source, out, template=None) -> list:
+    """The table's numbers as a paper file (the template's numbers at its precisions); returns the
+    names of the numbers left out (no value).  A KM median not reached is written as at least the
+    arm's last follow-up time."""
+    import math
+    from pathlib import Path
+
+    from simkit.analysis.observed import design_fields
+    from simkit.errors import InputError
+    from simkit.kernels import seedanalysis as SA
+    from simkit.paper.file import dumps_paper, load_paper, paper_with_numbers, shipped
+
+    tpl = load_paper(template or shipped())
+    values = {name: float(res.vector[i]) for i, name in enumerate(SA.FIELDS)}
+    values.update(design_fields(table))
+    bounds = {}
+    for a, arm in enumerate(("treated", "reference")):
+        if not values.get(f"median_{arm}_reached", 1) == 1 and table.n_pairs:
+            last = float(max(table.time_days[:, a]))
+            bounds[f"median_days_{arm}"] = (last, f"not reached: the {arm} KM curve stays above 0.5 up to "
+                                                  f"the last follow-up, {last:.0f} days")
+            values[f"median_days_{arm}"] = math.nan
+    paper, missing = paper_with_numbers(tpl, values, citation=f"simkit analyze {Path(source).name}",
+                                        where=f"simkit analyze {Path(source).name}",
+                                        n_treated=table.n_pairs or None, lower_bounds=bounds)
+    if not paper.evidence():
+        raise InputError("--paper-out", "the table gives none of the template's evidence numbers")
+    text = dumps_paper(paper, header=f"Written by `simkit analyze {source} --paper-out {out}`: the table's numbers\n"
+                                     f"in the format of docs/paper-file.md, at the precisions of\n{tpl.citation[:90]}")
+    try:
+        Path(out).write_text(text, encoding="utf-8")
+    except OSError as e:
+        raise InputError("--paper-out", f"cannot write {out}: {e.strerror or e}") from None
+    return missing

@@ -93,9 +93,13 @@ def run_scenario(name, path, out_dir, reps, jobs, progress, log) -> Run:
     return Run(name, Path(path), study, store, summarize(store))
 
 
-def run_audit(scenario=None, out="audit-report", reps=DEFAULT_REPS, jobs=None, progress=None, log=print):
+def run_audit(scenario=None, out="audit-report", reps=DEFAULT_REPS, jobs=None, progress=None, log=print,
+              first=()):
     """Run the five scenarios, write DIR/report.md and report.html with figures, log the headline.
 
+    first: callables f(out, reps, jobs, progress, log) -> Section whose sections come before the
+    others (the command passes the inference's "Which worlds could have produced this paper",
+    which lives in a layer above this one).
     Returns {"out", "seconds", "summaries": {scenario name: summary Dataset}}."""
     from simkit.paper.seed import citation
 
@@ -111,7 +115,7 @@ def run_audit(scenario=None, out="audit-report", reps=DEFAULT_REPS, jobs=None, p
     log(f"simkit audit: {reps} replicates in the seed world (others scaled), stores in {out / 'stores'}")
     runs = {name: run_scenario(name, p, out, reps, jobs, progress, log) for name, p in paths.items()}
     bias = bias_it_takes(runs, out, reps, jobs, log)
-    sections = [
+    sections = [f(out, reps, jobs, progress, log) for f in first] + [
         seed_world(runs["seed-design"], out),
         paper_fit(runs),
         decomposition(runs["null-world"], out),

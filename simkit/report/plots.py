@@ -478,3 +478,72 @@ def tipping_plot(res, path):
     fig.tight_layout()
     fig.savefig(path, dpi=110)
     plt.close(fig)
+
+
+def pairs_plot(samples, out, title="", max_params=6):
+    """The posterior of `simkit infer` as a pairs plot: the true HR, then the parameters whose
+    posterior moved most from their prior (90% width ratio), at most `max_params` in all.
+    samples: {"names", "adjusted" (n, p), "weights" (n,), "prior" (N, p)}.  Diagonal: the
+    weighted posterior histogram over the prior's (grey); below: posterior draws coloured by
+    weight; the HR axes on log scale with 0.9 ("no meaningful effect") dashed."""
+    plt = pyplot()
+    names = list(samples["names"])
+    adj, w, prior = np.asarray(samples["adjusted"]), np.asarray(samples["weights"]), np.asarray(samples["prior"])
+
+    def width(x, ww):
+        o = np.argsort(x)
+        c = np.cumsum(ww[o]) / ww.sum()
+        return np.interp(0.95, c, x[o]) - np.interp(0.05, c, x[o])
+
+    shrink = {}
+    for i, n in enumerate(names):
+        pw = width(prior[:, i], np.ones(prior.shape[0]))
+        shrink[n] = width(adj[:, i], w) / pw if pw > 0 else 1.0
+    order = ([names.index("hr")] if "hr" in names else []) + \
+        sorted((i for i, n in enumerate(names) if n != "hr"), key=lambda i: shrink[names[i]])
+    order = order[:max_params]
+    k = len(order)
+    fig, axes = plt.subplots(k, k, figsize=(1.9 * k + 1, 1.9 * k + 0.6), squeeze=False)
+    for r, i in enumerate(order):
+        for c, j in enumerate(order):
+            ax = axes[r, c]
+            if c > r:
+                ax.axis("off")
+                continue
+            xi = adj[:, j]
+            if r == c:
+                lo, hi = np.min(prior[:, i]), np.max(prior[:, i])
+                logx = names[i] == "hr" and lo > 0
+                bins = np.geomspace(lo, hi, 25) if logx else np.linspace(lo, hi, 25)
+                # shares per bin (not densities: on log bins a log-uniform prior then looks flat)
+                ax.hist(prior[:, i], bins=bins, weights=np.full(prior.shape[0], 1 / prior.shape[0]),
+                        color="0.8", label="prior")
+                ax.hist(xi, bins=bins, weights=w / w.sum(), color="#1b6ca8", alpha=0.75, label="posterior")
+                if logx:
+                    ax.set_xscale("log")
+                    hr_ticks(ax, "x")
+                    ax.axvline(0.9, color="#c0392b", ls="--", lw=0.9)
+                ax.set_yticks([])
+            else:
+                ax.scatter(xi, adj[:, i], s=4, c=w, cmap="Blues", vmin=0, vmax=w.max(), rasterized=True)
+                if names[j] == "hr":
+                    ax.set_xscale("log")
+                    hr_ticks(ax, "x")
+                    ax.axvline(0.9, color="#c0392b", ls="--", lw=0.8)
+                if names[i] == "hr":
+                    ax.set_yscale("log")
+                    hr_ticks(ax, "y")
+                    ax.axhline(0.9, color="#c0392b", ls="--", lw=0.8)
+            ax.tick_params(labelsize=6)
+            if r == k - 1:
+                ax.set_xlabel(("true HR" if names[j] == "hr" else names[j]) +
+                              ("" if names[j] == "hr" else f"\n(90% width {shrink[names[j]]:.2f} of prior)"),
+                              fontsize=7)
+            if c == 0 and r > 0:
+                ax.set_ylabel("true HR" if names[i] == "hr" else names[i], fontsize=7)
+    axes[0, 0].legend(fontsize=6)
+    fig.suptitle(("Which worlds could have produced this paper: " + title)[:110], fontsize=9)
+    fig.tight_layout()
+    fig.savefig(out, dpi=110)
+    plt.close(fig)
+    return out

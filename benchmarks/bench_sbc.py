@@ -1,0 +1,191 @@
+"""Simulation-based calibration of `simkit infer` (docs/inference.md).
+
+    .venv/bin/python benchmarks/bench_sbc.py [--reps 20000] [--papers 60] [--jobs 2] [--out sbc-out]
+
+1. The reference table: the study `simkit infer` builds for the seed paper (default
+   scenario seed-priors.toml with the effect's default priors, the paper's design),
+   `--reps` simulated studies into OUT/reference.zarr (resumable).
+2. `--papers` synthetic papers drawn from the same prior with another seed (known true
+   HR and magnitudes): each replicate's matched table (what `simulate --matched` writes)
+   analysed and written as a paper file by the code of `analyze --paper-out`, with the
+   seed paper's numbers, precisions and evidence flags.
+3. Each synthetic paper inferred against the reference table (as `simkit infer` does,
+   without the bootstrap): the 90% interval's coverage of the true HR with its MCSE
+   (binomial), the rank of the truth in the posterior (the posterior CDF at the truth,
+   uniform if calibrated: histogram in 10 bins and a chi-square p), and the interval's
+   mean width on the log scale against the prior's; for each method of `simkit infer`
+   (semiauto, the default; summaries) and the plain rejection baseline.
+4. `--case-papers` papers from each world of CASES (known truth, fixed magnitudes): how often the
+   90% interval reaches 0.9 (not declared effective) and covers the true HR.
+Writes benchmarks/results/sbc.json (or --results-dir).
+"""
+from __future__ import annotations
+
+import argparse
+import math
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import numpy as np
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+import _common as C  # noqa: E402
+
+PAPER_SEED = 777_000_001       # the synthetic papers' seed (the reference table keeps the scenario's)
+
+
+def synthetic_papers(study, template, n, tmp: Path):
+    """[(paper, truth {name: value})] for replicates 0..n-1 of `study` (its seed), made as a user would:
+    the matched table of the replicate, then analyze --paper-out."""
+    from simkit.analysis.matched import analyze
+    from simkit.commands.analyze import write_paper
+    from simkit.design.replicate import replicate_data
+    from simkit.paper.file import load_paper
+    from simkit.runner.grid import design_of
+    sc = study.conditions[0].scenario
+    design = design_of(sc, study.firth)
+    dvec = design.vector()
+    thetas, drawn = study.priors.draw(sc.theta(), dvec, study.seed, study.key_condition(0), 0, n)
+    out = []
+    for k in range(n):
+        rd = replicate_data(thetas[k], design, study.seed, study.key_condition(0), k)
+        if rd.table.n_pairs < 2:
+            continue
+        f = tmp / f"paper{k}.toml"
+        write_paper(rd.table, analyze(rd.table), f"synthetic{k}.csv", f, template)
+        out.append((load_paper(f), dict(zip(study.priors.names(), drawn[k]))))
+    return out
+
+
+# Worlds of known truth the issue asks about (docs/inference.md, "What it must show"): a paper made
+# under strong bias within the default priors and no effect must not be declared effective (its 90%
+# interval reaches 0.9); one made with a real effect must hold the truth in its interval.
+CASES = {
+    "strong bias, true HR 1": {
+        "treatment.hr": 1.0, "treatment.rate_change": 0.0, "mechanisms.case_mix": 1.0, "mechanisms.era_hr": 0.7,
+        "mechanisms.self_selection": 1.2, "mechanisms.regression_to_mean": 1.2, "mechanisms.retro_noise": 3.0,
+        "mechanisms.recall_shift": 1.5, "mechanisms.unblinded_shift": 2.0, "mechanisms.differential_followup": 0.8,
+        "mechanisms.treated_loss_rate": 0.15, "mechanisms.death_ascertainment": 0.3,
+        "mechanisms.reference_death_selection": 0.9, "mechanisms.early_exclusion": 0.8,
+        "mechanisms.waiting_months": 3.0},
+    "real effect HR 0.5, the seed world's biases": {
+        "treatment.hr": 0.5, "treatment.rate_change": -0.3, "mechanisms.case_mix": 1.0, "mechanisms.era_hr": 0.85,
+        "mechanisms.self_selection": 0.5, "mechanisms.regression_to_mean": 0.5, "mechanisms.retro_noise": 2.0,
+        "mechanisms.recall_shift": 0.0, "mechanisms.unblinded_shift": 1.0, "mechanisms.differential_followup": 0.5,
+        "mechanisms.treated_loss_rate": 0.05, "mechanisms.death_ascertainment": 0.15,
+        "mechanisms.reference_death_selection": 0.0, "mechanisms.early_exclusion": 0.0,
+        "mechanisms.waiting_months": 0.0},
+}
+
+
+def case_papers(seed_paper, values, n, tmp: Path, seed):
+    """n papers made in one fixed world (every prior of the inference fixed at `values`)."""
+    from simkit.inference import fit
+    from simkit.paper.file import shipped
+    _, data = fit.scenario_data()
+    data = dict(data)
+    data["priors"] = {**fit._flat_priors(data.get("priors")),
+                      **{k: {"dist": "fixed", "value": v} for k, v in values.items()}}
+    study, _ = fit.study_for(seed_paper, None, n, seed=seed, data=data)
+    return synthetic_papers(study, shipped(), n, tmp)
+
+
+def main(argv=None):
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--reps", type=int, default=20_000)
+    ap.add_argument("--papers", type=int, default=60)
+    ap.add_argument("--quantile", type=float, default=None)
+    ap.add_argument("--case-papers", type=int, default=10, help="papers per world of known truth (CASES)")
+    ap.add_argument("--jobs", type=int, default=2)
+    ap.add_argument("--out", default="sbc-out")
+    ap.add_argument("--results-dir", default=None)
+    a = ap.parse_args(argv)
+    from simkit.inference import abc, fit
+    from simkit.paper.file import load_paper, shipped
+    from simkit.runner.grid import build_job
+    from simkit.runner.montecarlo import run as mc_run
+    q = a.quantile or fit.DEFAULT_QUANTILE
+    t0 = time.perf_counter()
+    seed_paper = load_paper(shipped())
+    study, notes = fit.study_for(seed_paper, None, a.reps)
+    out = Path(a.out)
+    out.mkdir(parents=True, exist_ok=True)
+    mc_run(build_job(study, replicates=a.reps, with_truth=False), out / "reference.zarr", jobs=a.jobs,
+           progress=False)
+    fields, groups = fit.store_fields(seed_paper, out / "reference.zarr", study.priors)
+    t_ref = time.perf_counter() - t0
+    pstudy, _ = fit.study_for(seed_paper, None, a.papers, seed=PAPER_SEED)
+    with tempfile.TemporaryDirectory() as tmp:
+        papers = synthetic_papers(pstudy, shipped(), a.papers, Path(tmp))
+    prior_hr = np.asarray(fields["prior_hr"])
+    pw = float(np.diff(np.log(np.quantile(prior_hr, [0.05, 0.95])))[0])
+    rows = {"semiauto": [], "summaries": [], "rejection": []}
+    for paper, truth in papers:
+        t = truth["hr"]
+        draws = []
+        for m in fit.METHODS:
+            smp = fit.posterior(paper, fields, study.priors, q, groups, n_boot=0, method=m)["_samples"]
+            ih = smp["names"].index("hr")
+            draws.append((m, smp["adjusted"][:, ih], smp["weights"]))
+            if m == "summaries":
+                draws.append(("rejection", smp["accepted_prior"][:, ih], np.ones(len(smp["weights"]))))
+        for method, x, w in draws:
+            lo, hi = abc.weighted_quantile(x, w, [0.05, 0.95])
+            rows[method].append({"truth": t, "low": lo, "high": hi, "cover": bool(lo <= t <= hi),
+                                 "u": float(np.sum(w * (x < t)) / np.sum(w)),
+                                 "width_log": float(math.log(hi / lo)),
+                                 "p_ge_0_9": float(np.sum(w * (x >= 0.9)) / np.sum(w))})
+    cases = {}
+    for i, (label, values) in enumerate(CASES.items()):
+        with tempfile.TemporaryDirectory() as tmp:
+            cps = case_papers(seed_paper, values, a.case_papers, Path(tmp), PAPER_SEED + 1 + i)
+        t = values["treatment.hr"]
+        rr = []
+        for paper, _ in cps:
+            res = fit.posterior(paper, fields, study.priors, q, groups, n_boot=0)   # the default method
+            th = res["true_hr"]
+            rr.append({"paper_hr": paper.numbers["hr"].value if "hr" in paper.numbers else None, **th,
+                       "reaches_0_9": th["high"] >= 0.9, "covers_truth": th["low"] <= t <= th["high"],
+                       "p_ge_0_9": res["p_true_hr_ge_0_9"]})
+        cases[label] = {"true_hr": t, "papers": len(rr),
+                        "share_interval_reaches_0_9": float(np.mean([r["reaches_0_9"] for r in rr])),
+                        "share_covering_truth": float(np.mean([r["covers_truth"] for r in rr])),
+                        "median_paper_hr": float(np.median([r["paper_hr"] for r in rr])), "rows": rr}
+    from scipy import stats
+    summary = {}
+    for method, rr in rows.items():
+        m = len(rr)
+        cov = float(np.mean([r["cover"] for r in rr]))
+        hist = np.histogram([r["u"] for r in rr], bins=10, range=(0, 1))[0]
+        summary[method] = {
+            "papers": m, "coverage_90": cov, "coverage_mcse": math.sqrt(cov * (1 - cov) / m),
+            "rank_histogram_10_bins": hist.tolist(),
+            "rank_uniformity_chi2_p": float(stats.chisquare(hist).pvalue),
+            "mean_width_log": float(np.mean([r["width_log"] for r in rr])),
+            "prior_width_log": pw,
+            "width_ratio": float(np.mean([r["width_log"] for r in rr]) / pw),
+            "brier_hr_ge_0_9": float(np.mean([(r["p_ge_0_9"] - (r["truth"] >= 0.9)) ** 2 for r in rr])),
+        }
+    payload = {"reference_reps": a.reps, "papers": len(papers), "quantile": q, "study_notes": notes,
+               "seconds_reference": t_ref, "seconds_total": time.perf_counter() - t0,
+               "summary": summary, "cases": cases, "rows": rows}
+    p = C.write_result("sbc", payload, a.results_dir)
+    print(f"simulation-based calibration of simkit infer: {len(papers)} synthetic papers from the prior, "
+          f"reference table {a.reps:,} studies, accepted quantile {q}")
+    print(f"{'method':<11}{'90% coverage (MCSE)':>22}{'rank chi2 p':>13}{'width / prior (log)':>22}  rank histogram")
+    for method, s in summary.items():
+        print(f"{method:<11}{s['coverage_90']:>14.3f} ({s['coverage_mcse']:.3f}){s['rank_uniformity_chi2_p']:>13.3f}"
+              f"{s['mean_width_log']:>12.2f} / {s['prior_width_log']:.2f}  {s['rank_histogram_10_bins']}")
+    for label, c in cases.items():
+        print(f"{label}: {c['papers']} papers (median reported HR {c['median_paper_hr']:.2f}); 90% interval "
+              f"reaches 0.9 in {c['share_interval_reaches_0_9']:.2f}, covers the true HR {c['true_hr']} in "
+              f"{c['share_covering_truth']:.2f}")
+    print(f"{payload['seconds_total']:.0f} s; {p}")
+    return payload
+
+
+if __name__ == "__main__":
+    main()

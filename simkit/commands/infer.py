@@ -1,0 +1,53 @@
+"""`simkit infer PAPER.toml`: which worlds (true effect, bias magnitudes) could have produced a paper."""
+
+HELP = ("likelihood-free inference of the true HR and the bias mechanisms from a paper file's reported "
+        "numbers (docs/inference.md)")
+
+
+def register(p):
+    p.add_argument("paper", metavar="PAPER.toml", help="paper file (docs/paper-file.md), e.g. "
+                   "papers/barczewska2020.toml")
+    p.add_argument("--scenario", metavar="S", help="scenario whose world and [priors] are used (default: the "
+                   "shipped seed-priors.toml; the effect's default priors are added unless it has its own)")
+    p.add_argument("--reps", type=int, metavar="N", help="simulated studies in the reference table "
+                   "(default 20,000)")
+    p.add_argument("--out", metavar="DIR", default="infer-out", help="directory of the resumable store and "
+                   "the outputs (default infer-out; rerun the same command to resume)")
+    p.add_argument("--jobs", type=int, metavar="J", help="worker processes (default: all cores)")
+    p.add_argument("--quantile", type=float, metavar="Q", help="share of the closest simulations accepted "
+                   "(default 0.05)")
+    p.add_argument("--method", choices=("semiauto", "summaries"),
+                   help="distance on the summaries' projections onto the parameters (semiauto, default) or on "
+                        "the scaled summaries themselves (summaries); both regression-adjusted")
+    p.add_argument("--hr-prior", metavar="LOW,HIGH", help="log-uniform prior of the true HR (default 0.2,2.0)")
+    p.add_argument("--seed", type=int, help="the reference table's seed (default: the scenario's)")
+    p.add_argument("--no-plot", action="store_true", help="skip the pairs plot")
+    p.add_argument("--json", action="store_true", help="print the result as JSON")
+    p.add_argument("--quiet", action="store_true", help="no progress")
+    return run
+
+
+def run(args):
+    from simkit.commands import print_json
+    from simkit.errors import InputError
+    from simkit.inference import fit
+
+    hr_prior = None
+    if args.hr_prior:
+        try:
+            lo, hi = (float(x) for x in args.hr_prior.split(","))
+        except ValueError:
+            raise InputError("--hr-prior", f"expected LOW,HIGH like 0.2,2.0, got {args.hr_prior!r}") from None
+        if not 0 < lo < hi:
+            raise InputError("--hr-prior", f"expected 0 < LOW < HIGH, got {args.hr_prior!r}")
+        hr_prior = (lo, hi)
+    res = fit.run_inference(args.paper, scenario=args.scenario, reps=args.reps or fit.DEFAULT_REPS,
+                            out=args.out, jobs=args.jobs, quantile=args.quantile or fit.DEFAULT_QUANTILE,
+                            hr_prior=hr_prior, seed=args.seed, progress=False if args.quiet else None,
+                            plot=not args.no_plot, method=args.method)
+    if args.json:
+        print_json(fit.public(res))
+    else:
+        print(fit.render(res))
+        print(f"\nwritten: {args.out}/posterior.json, posterior.csv" + ("" if args.no_plot else ", pairs.png"))
+    return 0
