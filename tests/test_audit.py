@@ -11,6 +11,7 @@ def test_audit_tiny_end_to_end(tmp_path, capsys):
     assert main(["audit", "--out", str(out), "--reps", "40", "--jobs", "1", "--quiet"]) == 0
     text = capsys.readouterr().out
     assert "Headline" in text and "exact power at 11 per group" in text
+    assert "worlds that reproduce the paper's numbers" in text and "P(true HR >= 0.9)" in text
     md = (out / "report.md").read_text()
     for title in ("0. Which worlds could have produced this paper", "1. What the seed design reports",
                   "1b. Which of the paper's numbers each world reproduces",

@@ -35,7 +35,12 @@ def section(out: Path, reps: int, jobs, progress, log):
     def three(d):
         return f"{d['median']:.3g} ({d['low']:.3g} to {d['high']:.3g})"
 
+    mc = (f" (MCSE of the log ends {m['log_true_hr_low']:.2f} / {m['log_true_hr_high']:.2f})"
+          if m and all(math.isfinite(m.get(k, math.nan)) for k in ("log_true_hr_low", "log_true_hr_high")) else "")
     sec = Section("0. Which worlds could have produced this paper")
+    sec.headline = [f"  worlds that reproduce the paper's numbers (inference under the priors of seed-priors.toml and "
+                    f"a true HR prior 0.2-2): true HR {three(t)}{mc}; P(true HR >= 0.9) = "
+                    f"{res['p_true_hr_ge_0_9']:.3f} (prior {res['prior_p_true_hr_ge_0_9']:.3f})"]
     sec.text(f"Every number the paper prints that a simulated study also reports (the paper file "
              f"`papers/barczewska2020.toml`: {len(paper.numbers)} numbers, {len(paper.evidence())} fitted as "
              f"evidence, the others checked) against {res['n_simulations']:,} simulated studies whose true HR and "
@@ -45,8 +50,6 @@ def section(out: Path, reps: int, jobs, progress, log):
              f"{res['method']}.")
     for w in res.get("warnings", []):
         sec.text(f"Warning: {w}.")
-    mc = (f" (MCSE of the log ends {m['log_true_hr_low']:.2f} / {m['log_true_hr_high']:.2f})"
-          if m and all(math.isfinite(m.get(k, math.nan)) for k in ("log_true_hr_low", "log_true_hr_high")) else "")
     sec.table(["quantity", "posterior", "prior", "the paper"], [
         ["true HR, median (90% interval)", three(t) + mc, three(pr), f"reported HR {hr_paper}"],
         ["P(true HR >= 0.9): no meaningful effect", f"{res['p_true_hr_ge_0_9']:.3f}",

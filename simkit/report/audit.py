@@ -115,7 +115,8 @@ def run_audit(scenario=None, out="audit-report", reps=DEFAULT_REPS, jobs=None, p
     log(f"simkit audit: {reps} replicates in the seed world (others scaled), stores in {out / 'stores'}")
     runs = {name: run_scenario(name, p, out, reps, jobs, progress, log) for name, p in paths.items()}
     bias = bias_it_takes(runs, out, reps, jobs, log)
-    sections = [f(out, reps, jobs, progress, log) for f in first] + [
+    firsts = [f(out, reps, jobs, progress, log) for f in first]
+    sections = firsts + [
         seed_world(runs["seed-design"], out),
         paper_fit(runs),
         decomposition(runs["null-world"], out),
@@ -128,7 +129,7 @@ def run_audit(scenario=None, out="audit-report", reps=DEFAULT_REPS, jobs=None, p
     elapsed = time.perf_counter() - t_start
     write(out, sections, paths, reps, elapsed, citation())
     log("")
-    for line in headline(runs["seed-design"], bias, runs):
+    for line in headline(runs["seed-design"], bias, runs, [ln for s in firsts for ln in s.headline]):
         log(line)
     log(f"report: {out / 'report.md'} and {out / 'report.html'} ({elapsed:.0f} s)")
     return {"out": str(out), "seconds": elapsed, "summaries": {k: r.summary for k, r in runs.items()}}
@@ -279,9 +280,9 @@ def rare(run: Run, c: int = 0):
     return proportion_interval(flags, clusters=registry_clusters(attrs, c, hr.shape[0])[0])
 
 
-def headline(run: Run, bias=None, runs=None) -> list:
+def headline(run: Run, bias=None, runs=None, extra=()) -> list:
     """The lines the command prints at the end: what the audit finds, each conditional on
-    the world and the magnitudes it assumed."""
+    the world and the magnitudes it assumed (extra: the first sections' own lines)."""
     from simkit.paper.power import exact_power
     paper = _paper()
     pc = paper["power_claim"]
@@ -298,6 +299,7 @@ def headline(run: Run, bias=None, runs=None) -> list:
         pr = runs["seed-priors"]
         lines.append(f"  with every bias drawn from its prior (no effect): HR median {fmt(pr.m('hr_q0.5'))}; "
                      f"P(HR<=0.30 & p<=0.0004) = {rare(pr)}")
+    lines.extend(extra)
     if bias is not None and bias.reached:
         lines.append("  tipping points (no effect): the paper's result is reached by " + "; ".join(bias.reached))
     if bias is not None:

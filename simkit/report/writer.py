@@ -15,6 +15,7 @@ from pathlib import Path
 class Section:
     title: str
     blocks: list = field(default_factory=list)  # ("p", text) | ("table", header, rows) | ("img", file, caption)
+    headline: list = field(default_factory=list)  # lines the command prints at the end (the section's finding)
 
     def text(self, s):
         self.blocks.append(("p", s))
