@@ -98,7 +98,7 @@ def profile_chunk(theta, dvec, seed, condition, start, stop, out, T):
         pk = H.pool_key(np.uint64(seed), np.uint64(condition), k, ppol, block)
         if not have or pk != cur:
             n_ok, perm, s_stratum, s_slope, offs = R.stage_pool(theta, dvec, pk, pool, pkeys, strata, slope,
-                                                               badness, ocache, ohave, reused)
+                                                               badness, ocache, ohave, reused, ws)
             cur = pk
             have = True
         c1 = now(buf)

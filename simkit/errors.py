@@ -18,3 +18,20 @@ class InputError(SimkitError, ValueError):
         self.where = where
         self.message = message
         super().__init__(f"{where}: {message}")
+
+
+def read_toml(path, what: str) -> tuple[str, dict]:
+    """(text, parsed dict) of a user's TOML file (`what`: "scenario file", "paper
+    file"), or an InputError naming the file and what was wrong with it."""
+    import tomllib
+    from pathlib import Path
+    try:
+        text = Path(path).read_text(encoding="utf-8")
+    except OSError as e:
+        raise InputError(str(path), f"cannot read the {what}: {e.strerror or e}") from None
+    except UnicodeDecodeError:
+        raise InputError(str(path), "not valid TOML: not a UTF-8 text file") from None
+    try:
+        return text, tomllib.loads(text)
+    except tomllib.TOMLDecodeError as e:
+        raise InputError(str(path), f"not valid TOML: {e}") from None

@@ -219,3 +219,17 @@ def test_duration_caliper_undoes_time_zero_misalignment():
     before, after = np.mean(lh[math.inf][ok]), np.mean(lh[2.0][ok])
     assert before > 0.15
     assert abs(after) < before - 0.1
+
+
+def test_remedy_rows_equal_replicates_laid_open_across_pool_changes():
+    """The pool's remedy variables are computed once per registry (a stale flag set by
+    stage_pool): a chunk crossing registry blocks gives every replicate's row exactly as
+    replicate_data, which builds its registry afresh."""
+    from simkit.design.replicate import Design, replicate_data, run_replicates
+    from simkit.world import model as W
+    theta = W.build_theta()
+    d = Design(pool_size=2000, pool_policy="block", pool_block_size=3, caliper_duration=2.0, caliper_total=1.0)
+    rows = run_replicates(theta, d, 4, 0, 0, 8)
+    for k in range(8):
+        np.testing.assert_array_equal(np.nan_to_num(rows[k], nan=-9.0),
+                                      np.nan_to_num(replicate_data(theta, d, 4, 0, k).row, nan=-9.0))

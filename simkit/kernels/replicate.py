@@ -150,7 +150,8 @@ def _workspace(n_t, tr, twin, n_p):
             np.empty(n_t),                        # 18 treated pre-slopes (matched)
             np.empty(n_t),                        # 19 reference pre-slopes
             np.empty((n_t, 3)),                   # 20 treated's extra matching variables
-            np.empty((n_p, 3)))                   # 21 the pool's (filled when a remedy is on)
+            np.empty((n_p, 3)),                   # 21 the pool's (filled when a remedy is on)
+            np.ones(1, dtype=np.bool_))           # 22 21 is stale: a new pool since it was filled
 
 
 @njit(cache=True)
@@ -228,13 +229,14 @@ def chunk_state(dvec):
 
 
 @njit(cache=True, inline="always")
-def stage_pool(theta, dvec, pk, pool, pkeys, strata, slope, badness, ocache, ohave, reused):
+def stage_pool(theta, dvec, pk, pool, pkeys, strata, slope, badness, ocache, ohave, reused, ws):
     """Stage 'pool': a new registry with key pk: generate it, code its strata and sort it.
 
     Returns (n_matchable, perm, s_stratum, s_slope, offs).  A reused pool's
     outcome cache is emptied; under WORST its every matchable member's outcome
     is computed once here (the analyst's peek costs nothing per replicate)."""
     H.pool_baseline(theta, pk, pool, pkeys)
+    ws[22][0] = True              # the remedies' pool variables belong to the old pool
     n_ok = _pool_strata(dvec, pool, strata, slope)
     # pre-slopes are k / 6: one counting sort (prepare_pool if not)
     perm, s_stratum, s_slope, _grid = prepare_pool_grid(strata, slope, N_CODES, 6.0)
@@ -298,10 +300,12 @@ def stage_match(theta, dvec, seed, condition, k, pool, perm, s_stratum, s_slope,
     dkey = derive(root_key(seed, condition, k), H.STREAM_DESIGN)
     if remedies_on(dvec):
         # reference time zero: the index visit, ref_baseline_month after trial entry
-        b0 = theta[H.REF_BASELINE_MONTH]
         p_extra = ws[21][:pool.shape[0]]
-        for j in range(pool.shape[0]):
-            extra_vars(pool[j, H.PB_DURATION] + b0, pool[j, H.PB_ALSFRS_0], p_extra[j])
+        if ws[22][0]:             # once per pool, not per replicate
+            b0 = theta[H.REF_BASELINE_MONTH]
+            for j in range(pool.shape[0]):
+                extra_vars(pool[j, H.PB_DURATION] + b0, pool[j, H.PB_ALSFRS_0], p_extra[j])
+            ws[22][0] = False
         t_extra, ecal = ws[20], dvec[D_XCAL0:D_XCAL0 + 3]
     else:
         t_extra, p_extra, ecal = ws[20][:, :0], ws[21][:0, :0], dvec[D_XCAL0:D_XCAL0]
@@ -400,7 +404,7 @@ def stage_assemble(pool, m, filled, n_appl, n_matchable, ws, out):
     event, scores, treated covariates) and the design fields of `out` (match
     counts, the pair diagnostics papers print, the hidden mean u per arm)."""
     (tr, twin, t_strata, t_slope, ti, ri, po, time, event, scores, t_sex, t_age, t_ft9,
-     t_onset, t_ril, keybuf, obuf, r_age, t_ps, r_ps, _t_extra, _p_extra) = ws
+     t_onset, t_ril, keybuf, obuf, r_age, t_ps, r_ps, _t_extra, _p_extra, _p_stale) = ws
     n_t = tr.shape[0]
     n_s0 = 0
     n_s03 = 0
@@ -544,7 +548,7 @@ def run_chunk(thetas, dvec, seed, condition, start, stop, out):
         pk = H.pool_key(np.uint64(seed), np.uint64(condition), kk, policy, block)
         if not have or pk != cur:
             n_ok, perm, s_stratum, s_slope, offs = stage_pool(theta, dvec, pk, pool, pkeys, strata, slope,
-                                                             badness, ocache, ohave, reused)
+                                                             badness, ocache, ohave, reused, ws)
             cur = pk
             have = True
         # stage 'enrol'; the report does not use the twins: the same treated rows, less work

@@ -26,11 +26,10 @@ from __future__ import annotations
 
 import math
 import re
-import tomllib
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 
-from simkit.errors import InputError
+from simkit.errors import InputError, read_toml
 from simkit.kernels import outputs as OUT
 
 FORMAT = "simkit-paper/1"
@@ -262,16 +261,7 @@ def paper_from_dict(data: dict, path: str | None = None) -> Paper:
 def load_paper(path) -> Paper:
     """Read and validate a paper file; errors name the file or the dotted key."""
     p = Path(path)
-    try:
-        text = p.read_text(encoding="utf-8")
-    except OSError as e:
-        raise InputError(str(path), f"cannot read the paper file: {e.strerror or e}") from None
-    except UnicodeDecodeError:
-        raise InputError(str(path), "not valid TOML: not a UTF-8 text file") from None
-    try:
-        data = tomllib.loads(text)
-    except tomllib.TOMLDecodeError as e:
-        raise InputError(str(path), f"not valid TOML: {e}") from None
+    _text, data = read_toml(path, "paper file")
     try:
         return paper_from_dict(data, str(p))
     except InputError as e:

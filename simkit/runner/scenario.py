@@ -20,7 +20,6 @@ values need a home, a field to Scenario).
 from __future__ import annotations
 
 import math
-import tomllib
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable
@@ -30,6 +29,7 @@ import numpy as np
 from simkit.design import choices as CH
 from simkit.world import model as W
 from simkit.errors import InputError
+from simkit.errors import read_toml as _read_toml
 
 
 @dataclass(frozen=True)
@@ -164,17 +164,7 @@ def scenario_from_dict(data: dict, path: str | None = None) -> Scenario:
 
 def read_toml(path) -> tuple[str, dict]:
     """(text, parsed dict) of a scenario file, or an InputError naming the file."""
-    p = Path(path)
-    try:
-        text = p.read_text(encoding="utf-8")
-    except OSError as e:
-        raise InputError(str(path), f"cannot read the scenario file: {e.strerror or e}") from None
-    except UnicodeDecodeError:
-        raise InputError(str(path), "not valid TOML: not a UTF-8 text file") from None
-    try:
-        data = tomllib.loads(text)
-    except tomllib.TOMLDecodeError as e:
-        raise InputError(str(path), f"not valid TOML: {e}") from None
+    text, data = _read_toml(path, "scenario file")
     if not data:  # an empty file would silently run every default
         raise InputError(str(path), "the scenario file sets nothing (empty or only comments); "
                                     "refusing to run on defaults alone: start from a copy of "
