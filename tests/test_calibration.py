@@ -15,10 +15,21 @@ def rows():
     return C.run_calibration(W.build_theta(), n=24_000, seed=11, batches=4)
 
 
-def test_every_target_within_tolerance(rows):
-    bad = [(r["name"], r["value"], r["low"], r["high"]) for r in rows if not r["ok"]]
-    assert not bad, bad
+def test_the_default_world_misses_exactly_the_named_targets(rows):
+    """Every target is inside its tolerance except the failures calibration.KNOWN_FAILURES
+    names (and docs/world.md explains): a new failure, or a fixed one, fails this test."""
+    bad = {r["name"] for r in rows if not r["ok"]}
+    assert bad == set(C.KNOWN_FAILURES), sorted(bad ^ set(C.KNOWN_FAILURES))
     assert len(rows) == len(C.targets())
+
+
+def test_at_least_ten_held_out_targets_with_named_sources():
+    ts = C.targets()
+    val = [t for t in ts if t.role == "validation"]
+    assert len(val) >= 10
+    # a validation figure has a published source (author, year, journal or a PubMed id)
+    assert all(("et al." in t.source or "PubMed" in t.source) and "assumption:" not in t.source.split(";")[0]
+               for t in val)
 
 
 # a sanity target echoes a default: its figure is (to the printed precision) that parameter
@@ -120,12 +131,18 @@ def test_calibrate_command_json(capsys):
     assert rc in (0, 1) and rc == (0 if all(r["ok"] for r in out) else 1)
     assert [r["name"] for r in out] == [t.name for t in C.targets()]
     for r in out:
-        assert set(r) == {"name", "target", "value", "mcse", "low", "high", "ok"}
-        assert isinstance(r["ok"], bool)
+        assert set(r) == {"name", "role", "target", "value", "mcse", "low", "high", "ok", "source", "what"}
+        assert isinstance(r["ok"], bool) and r["role"] in C.ROLES and r["source"]
+    rc = main(["calibrate", "--n", "8000", "--batches", "2", "--seed", "5", "--json", "--role", "sanity"])
+    out = json.loads(capsys.readouterr().out)
+    assert {r["role"] for r in out} == {"sanity"} and rc == (0 if all(r["ok"] for r in out) else 1)
+    assert [r["name"] for r in out] == [t.name for t in C.targets() if t.role == "sanity"]
 
 
 def test_calibrate_command_rejects_bad_arguments(capsys):
     from simkit.cli import main
     assert main(["calibrate", "--n", "10"]) == 2
     assert "--n" in capsys.readouterr().err
+    assert main(["calibrate", "--n", "8000", "--role", "tuning"]) == 2
+    assert "--role" in capsys.readouterr().err
     assert main(["calibrate", "--n", "8000", "--batches", "1"]) == 2

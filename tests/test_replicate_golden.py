@@ -49,6 +49,8 @@ BASE = {
     "self_selection": 0.5, "regression_to_mean": 0.5, "retro_noise": 2.0, "unblinded_shift": 1.0,
     "differential_followup": 0.5, "treated_loss_rate": 0.05, "death_ascertainment": 0.15,
     "hr": 1.0, "log_hr_sd": 0.0, "rate_change": 0.0, "rate_change_sd": 0.0,
+    # added after the golden revision, pinned at the values that reproduce it (a linear course)
+    "curvature_mean": 0.0, "curvature_sd": 0.0, "plateau_share": 0.0, "slope_hazard_link": 0.0,
 }
 FAIR = dict(BASE, case_mix=0.0, immortal_time_treated=0.0, immortal_time_reference=0.0, era_hr=1.0,
             self_selection=0.0, regression_to_mean=0.0, retro_noise=0.0, unblinded_shift=0.0,

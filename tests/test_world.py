@@ -110,13 +110,69 @@ def twin_rate(p, loss, nkey, slot, rater_sd):
     return dict(total=float(sum(obs)), ft9=1 + sum(o < 9 for o in obs), resp=obs[3], true=sum(true), obs=obs)
 
 
+def twin_course(th, key, anchor, p):
+    """The course of decline (docs/world.md section 1b): curvature kappa and the switch
+    times of a two-state (progressing / plateau) chain, from the PURPOSE_COURSE stream."""
+    pi, km, ksd = th["plateau_share"], th["curvature_mean"], th["curvature_sd"]
+    if pi <= 0 and km == 0 and ksd == 0:
+        p["course"] = None
+        return
+    ck = derive(key, 6)
+    kappa = km + (ksd * N(ck, 0) if ksd > 0 else 0.0)
+    plateau0, switches, speed = False, [], 1.0
+    if pi > 0:
+        m_pl = th["plateau_months"]
+        m_pr = m_pl * (1 - pi) / pi
+        plateau0 = U(ck, 1) < pi
+        state, t = plateau0, 0.0
+        while len(switches) < 32:
+            t += -(m_pl if state else m_pr) * math.log(U(ck, 2 + len(switches)))
+            if t >= 72.0:
+                break
+            switches.append(t)
+            state = not state
+        speed = 1.0 / (1.0 - pi)
+    p["course"] = dict(anchor=max(anchor, -p["d"]), kappa=kappa, plateau0=plateau0, switches=switches,
+                       speed=speed)
+
+
+def twin_x(p, tau):
+    """Progressed time since the anchor minus elapsed time, by numerical integration of the
+    rate multiplier over the progressing spells (not the kernel's closed form)."""
+    from scipy.integrate import quad
+    c = p["course"]
+    s = tau - c["anchor"]
+    if s <= 0:
+        return 0.0
+    kappa = c["kappa"]
+
+    def rate(u):
+        return max(0.0, 1.0 + kappa * u / 12.0)
+
+    kink = -12.0 / kappa if kappa < 0 else None
+    edges = [0.0] + [x for x in c["switches"] if x < s] + [s]
+    plateau, total = c["plateau0"], 0.0
+    for a, b in zip(edges[:-1], edges[1:]):
+        if not plateau and b > a:
+            pts = [kink] if kink is not None and a < kink < b else None
+            total += quad(rate, a, b, points=pts, epsabs=1e-13, epsrel=1e-13)[0]
+        plateau = not plateau
+    return total * c["speed"] - s
+
+
 def twin_loss(p, tau, w, post_rate):
     t = p["d"] + tau
     if t <= 0:
         return 0.0
+    if p.get("course") is None:
+        if tau <= 0:
+            return p["r"] * t + w
+        return p["r"] * p["d"] + post_rate * tau + w
+    x = twin_x(p, tau)
     if tau <= 0:
-        return p["r"] * t + w
-    return p["r"] * p["d"] + post_rate * tau + w
+        return p["r"] * (t + x) + w
+    x0 = twin_x(p, 0.0)
+    return p["r"] * (p["d"] + x0) + post_rate * (tau + x - x0) + w
 
 
 def twin_ou(th, w, dt, tkey, slot):
@@ -155,6 +211,7 @@ def twin_pool_patient(th, pk):
     if not (pop["age_min"] <= p["age"] <= pop["age_max"]) or p["d"] > pop["max_duration"]:
         return None
     twin_shares(th, kb, p)
+    twin_course(th, pk, 0.0, p)
     rs = th["rater_sd"]
     b0 = int(th["ref_baseline_month"])
     # latent w at trial months 0, b0-6, b0, b0+2, b0+4, b0+6 (OU, slot = month)
@@ -233,6 +290,7 @@ def twin_applicant(th, ak):
         lead += -th["waiting_months"] * math.log(U(kb, 27))
     d_from = p["d"]
     p["d"] = d_from + lead
+    twin_course(th, ak, -lead if (aligned and lead > 6) else -6.0, p)
     w = {}
     if aligned and lead > 6:
         w["entry"] = twin_ou(th, None, None, tk, 13)
@@ -258,6 +316,9 @@ def twin_applicant(th, ak):
         return None
     log_hr = math.log(th["hr"]) + th["log_hr_sd"] * N(kb, 22)
     delta = th["rate_change"] + th["rate_change_sd"] * N(kb, 23)
+    if th["slope_hazard_link"] != 0:
+        ratio = max(p["r"] + delta, 0.0) / p["r"]
+        log_hr += th["slope_hazard_link"] * th["beta_log_rate"] * math.log(max(ratio, 0.05))
     e = -math.log(U(sk, 0))
     t_tr = twin_death_from(th, p, d_from, p["d"], math.log(th["era_hr"]) + log_hr, e)
     t_tw = twin_death_from(th, p, d_from, p["d"], math.log(th["era_hr"]), e)
@@ -322,6 +383,14 @@ def _settings():
                                waiting_months=2.0, time_zero_misalignment=0.5, retro_noise=0.0),
         "aligned_late": dict(time_zero_misalignment=0.0, ref_baseline_month=9, waiting_months=1.0,
                              recall_shift=-1.5, early_exclusion=1.0, reference_death_selection=1.0),
+        # the course of decline: linear (the old model), curvature alone (negative kappas reach
+        # zero rate: the kink), frequent short plateaus (the switch cap), and the slope-hazard link
+        "linear": dict(curvature_mean=0.0, curvature_sd=0.0, plateau_share=0.0),
+        "curved": dict(curvature_mean=-0.8, curvature_sd=1.0, plateau_share=0.0, rate_change=-0.5,
+                       rate_change_sd=0.4, slope_hazard_link=1.0),
+        "plateaus": dict(curvature_mean=0.0, curvature_sd=0.0, plateau_share=0.8, plateau_months=1.0,
+                         time_zero_misalignment=0.0, waiting_months=8.0, rate_change=-2.0,
+                         slope_hazard_link=0.5),
     }
 
 
@@ -664,7 +733,12 @@ def test_true_effects():
     eff = W.true_effects(W.build_theta(hr=0.5, rate_change=-0.3), n=20_000)
     # non-collapsibility: the marginal HR lies between the conditional one and 1
     assert 0.5 < eff["marginal_hr"] < 0.9
-    assert 0.2 < eff["slope_difference"] <= 0.3 + 1e-12
+    # the course's clock (plateaus, curvature) scales the treated patient's saving: about
+    # 0.3 on average, not bounded by it; with a linear course it cannot exceed 0.3
+    assert 0.25 < eff["slope_difference"] < 0.36
+    lin = W.true_effects(W.build_theta(hr=0.5, rate_change=-0.3, plateau_share=0.0, curvature_mean=0.0,
+                                       curvature_sd=0.0), n=20_000)
+    assert 0.2 < lin["slope_difference"] <= 0.3 + 1e-12
 
 
 def test_true_effects_where_the_kernels_stop():

@@ -37,6 +37,8 @@ THETA_NAMES = (
     "share_spread", "onset_weight", "resp_weight", "duration_elasticity",
     "weibull_shape", "weibull_scale", "beta_log_rate", "beta_age10",
     "beta_bulbar", "beta_riluzole", "beta_u",
+    # the course of decline: curvature and plateaus (kernels/patient.py draw_course)
+    "curvature_mean", "curvature_sd", "plateau_share", "plateau_months",
 ) + tuple("reg_" + f for f in POP_FIELDS) + tuple("clin_" + f for f in POP_FIELDS) + (
     # registry trials
     "trial_months_min", "trial_months_max", "ref_baseline_month", "dropout_rate",
@@ -50,7 +52,7 @@ THETA_NAMES = (
     "reference_death_selection", "recall_shift", "early_exclusion", "waiting_months",
     "time_zero_misalignment",
     # true treatment effect
-    "hr", "log_hr_sd", "rate_change", "rate_change_sd",
+    "hr", "log_hr_sd", "rate_change", "rate_change_sd", "slope_hazard_link",
 )
 N_THETA = len(THETA_NAMES)
 N_POP = len(POP_FIELDS)
@@ -75,6 +77,10 @@ BETA_AGE10 = _I("beta_age10")
 BETA_BULBAR = _I("beta_bulbar")
 BETA_RILUZOLE = _I("beta_riluzole")
 BETA_U = _I("beta_u")
+CURVATURE_MEAN = _I("curvature_mean")
+CURVATURE_SD = _I("curvature_sd")
+PLATEAU_SHARE = _I("plateau_share")
+PLATEAU_MONTHS = _I("plateau_months")
 REG0 = _I("reg_p_male")
 CLIN0 = _I("clin_p_male")
 TRIAL_MONTHS_MIN = _I("trial_months_min")
@@ -106,6 +112,7 @@ HR = _I("hr")
 LOG_HR_SD = _I("log_hr_sd")
 RATE_CHANGE = _I("rate_change")
 RATE_CHANGE_SD = _I("rate_change_sd")
+SLOPE_HAZARD_LINK = _I("slope_hazard_link")
 
 _F = POP_FIELDS.index
 F_P_MALE = _F("p_male")
@@ -149,6 +156,7 @@ PURPOSE_TRAJ = 2      # within-patient variation w(t), counter = visit slot
 PURPOSE_NOISE = 3     # rater noise, counter = 8 * slot + 2 * domain (+1)
 PURPOSE_SURV = 4      # death time
 PURPOSE_RETEST = 5    # a second, independent rating (calibration of the ICC)
+PURPOSE_COURSE = 6    # curvature and plateau episodes (draw_course), counter = draw
 
 # counters inside the BASE stream
 _C_SEX, _C_RACE, _C_ONSET, _C_RIL, _C_AGE, _C_U, _C_RATE, _C_DUR = 0, 1, 2, 3, 4, 5, 6, 7
@@ -194,7 +202,14 @@ TC_NAMES = ("sex", "race", "onset", "riluzole", "age", "ft9_stage", "alsfrs_pre"
 S_MALE, S_WHITE, S_BULBAR, S_RIL, S_AGE, S_U, S_LOGR, S_R = 0, 1, 2, 3, 4, 5, 6, 7
 S_LOGD, S_D, S_A0, S_ETA = 8, 9, 10, 14   # S_A0..S_A0+3: domain shares
 S_BRK, S_TAIL = 15, 18                    # loss breakpoints (3), tail share sums (4)
-N_S = 22
+# the course of decline (draw_course): on (0/1), anchor (index-relative month of
+# the first visit), curvature kappa, progress speed 1 / (1 - plateau share),
+# initial state (1 = plateau), number of switches, X at the index, switch times
+S_CRS_ON, S_CRS_ANCHOR, S_CRS_KAPPA, S_CRS_SPEED, S_CRS_STATE0, S_CRS_NSW, S_CRS_X0 = 22, 23, 24, 25, 26, 27, 28
+S_CRS_SW0 = 29
+N_CRS_SW = 32                             # switch times stored (months after the anchor)
+CRS_HORIZON = 72.0                        # episodes are drawn this far past the anchor
+N_S = S_CRS_SW0 + N_CRS_SW
 
 # per-call constants (prepare_constants): hoisted out of the patient loops
 K_LOG_SCALE, K_INV_SHAPE, K_RHO2, K_SIG2, K_RHO6, K_SIG6 = 0, 1, 2, 3, 4, 5

@@ -10,6 +10,9 @@ onset and index-relative time tau (months):
                 + rate_u*u + rate_log_sd*z)                      points/month
     D     = exp(duration_log_mean - duration_elasticity*log r + duration_log_sd*z)
     L(tau) = r*(D+tau) + w(tau)  [treated, tau>0: r*D + max(r+delta,0)*tau + w]
+    with the course of decline on (draw_course: curvature, plateaus), r*(D+tau+X(tau)) + w,
+    X(tau) the patient's clock deviation since its first visit [treated, tau>0:
+    r*(D+X(0)) + max(r+delta,0)*(tau+X(tau)-X(0)) + w]
     w     = stationary Ornstein-Uhlenbeck (SD wiggle_sd, time constant wiggle_months)
     true domain d = clip(12 - a_d x, 0, 12), shares a_d (onset-dependent, sum 1),
             x such that the domain losses sum to L (spill-over: true total = 48 - L)
@@ -26,8 +29,10 @@ import math
 import numpy as np
 from numba import njit
 
-from .rng import uniform
-from .layout import (AGE_REF, BETA_AGE10, BETA_BULBAR, BETA_LOG_RATE, BETA_RILUZOLE, BETA_U, CLIN0,
+from .rng import derive, uniform
+from .layout import (CRS_HORIZON, CURVATURE_MEAN, CURVATURE_SD, N_CRS_SW, PLATEAU_MONTHS, PLATEAU_SHARE,
+    PURPOSE_COURSE, S_CRS_ANCHOR, S_CRS_KAPPA, S_CRS_NSW, S_CRS_ON, S_CRS_SPEED, S_CRS_STATE0, S_CRS_SW0,
+    S_CRS_X0,AGE_REF, BETA_AGE10, BETA_BULBAR, BETA_LOG_RATE, BETA_RILUZOLE, BETA_U, CLIN0,
     DROPOUT_RATE, DURATION_ELASTICITY, F_AGE_MEAN, F_AGE_SD, F_DUR_LOG_MEAN, F_DUR_LOG_SD,
     F_P_BULBAR, F_P_MALE, F_P_RILUZOLE, F_P_WHITE, F_RATE_SHIFT, IMMORTAL_TIME_REFERENCE,
     K_INV_SHAPE, K_LAST_VISIT, K_LOG_SCALE, K_RHO2, K_RHO6, K_STAY_B0, K_STAY_LAST, N_POP,
@@ -122,6 +127,7 @@ def draw_base(theta, pop, ub, ps):
     ps[S_D] = math.exp(logd)
     ps[S_ETA] = (theta[BETA_LOG_RATE] * logr + theta[BETA_AGE10] * age10
                  + theta[BETA_BULBAR] * bulbar + theta[BETA_RILUZOLE] * ril + theta[BETA_U] * u)
+    ps[S_CRS_ON] = 0.0      # linear course until draw_course says otherwise
 
 
 @njit(cache=True, error_model="numpy")
@@ -283,18 +289,115 @@ def rate_visit_domains(ps, loss, u1, u2, rater_sd, dom):
         dom[d] = _domain(ps, d, x, a, b1, b2)[1]
 
 
+@njit(cache=True, error_model="numpy")
+def draw_course(theta, key, anchor, ps):
+    """The patient's course of decline from its first visit (index-relative month
+    `anchor`; from onset if that is later): a curvature kappa and plateau episodes.
+
+    The rate of loss s months after the anchor is r * speed * m(s) while
+    progressing and 0 in a plateau: m(s) = max(0, 1 + kappa s / 12) (the rate
+    changes by 100 kappa % per year: a patient-level quadratic trajectory, kappa
+    ~ N(curvature_mean, curvature_sd)), and the patient alternates between
+    progressing and plateau spells, exponential with means
+    plateau_months (1 - plateau_share) / plateau_share and plateau_months (a
+    stationary two-state Markov chain started from its stationary law, so a share
+    plateau_share of the time is plateau; speed = 1 / (1 - plateau_share) keeps
+    the mean rate r).  Before the anchor the course is linear, so the first
+    visit, the duration and delta-FS keep the linear model's law; only changes
+    after the first visit carry the curvature and the plateaus.  Switches are
+    drawn up to CRS_HORIZON months past the anchor (at most N_CRS_SW; past the
+    last one the state persists).  Stream PURPOSE_COURSE of the patient's key:
+    counter 0 kappa, 1 the initial state, 2 + j the j-th spell.
+    """
+    pi = theta[PLATEAU_SHARE]
+    km = theta[CURVATURE_MEAN]
+    ksd = theta[CURVATURE_SD]
+    if pi <= 0.0 and km == 0.0 and ksd == 0.0:
+        ps[S_CRS_ON] = 0.0
+        return
+    ps[S_CRS_ON] = 1.0
+    ps[S_CRS_ANCHOR] = max(anchor, -ps[S_D])
+    ck = derive(key, PURPOSE_COURSE)
+    kappa = km
+    if ksd > 0.0:
+        kappa += ksd * qnorm(uniform(ck, 0))
+    ps[S_CRS_KAPPA] = kappa
+    n = 0
+    state = 0.0
+    speed = 1.0
+    ps[S_CRS_STATE0] = 0.0
+    if pi > 0.0:
+        m_pl = theta[PLATEAU_MONTHS]
+        m_pr = m_pl * (1.0 - pi) / pi
+        speed = 1.0 / (1.0 - pi)
+        state = np.float64(uniform(ck, 1) < pi)
+        ps[S_CRS_STATE0] = state
+        t = 0.0
+        while n < N_CRS_SW:
+            t -= (m_pl if state > 0.5 else m_pr) * math.log(uniform(ck, 2 + n))
+            if t >= CRS_HORIZON:
+                break
+            ps[S_CRS_SW0 + n] = t
+            n += 1
+            state = 1.0 - state
+    ps[S_CRS_SPEED] = speed
+    ps[S_CRS_NSW] = n
+    ps[S_CRS_X0] = course_x(ps, 0.0)
+
+
+@njit(cache=True, inline="always", error_model="numpy")
+def _rate_integral(kappa, s):
+    """Integral of max(0, 1 + kappa u / 12) du over [0, s]."""
+    if kappa < 0.0:
+        z = -12.0 / kappa
+        if s > z:
+            s = z
+    return s + kappa * s * s / 24.0
+
+
+@njit(cache=True, error_model="numpy")
+def course_x(ps, tau):
+    """X(tau): the patient's progressed time since its anchor minus the time
+    elapsed (months; 0 at and before the anchor, and for a linear course)."""
+    s = tau - ps[S_CRS_ANCHOR]
+    if s <= 0.0:
+        return 0.0
+    kappa = ps[S_CRS_KAPPA]
+    state = ps[S_CRS_STATE0]
+    e = 0.0
+    u0 = 0.0
+    for j in range(np.int64(ps[S_CRS_NSW])):
+        u1 = ps[S_CRS_SW0 + j]
+        if u1 >= s:
+            break
+        if state < 0.5:
+            e += _rate_integral(kappa, u1) - _rate_integral(kappa, u0)
+        u0 = u1
+        state = 1.0 - state
+    if state < 0.5:
+        e += _rate_integral(kappa, s) - _rate_integral(kappa, u0)
+    return e * ps[S_CRS_SPEED] - s
+
+
 @njit(cache=True, inline="always", error_model="numpy")
 def loss_at(ps, tau, w, post_rate):
     """Latent points lost at index-relative time tau (months).
 
     Before onset nothing is lost; after the index the rate is `post_rate`
-    (r untreated, max(r + delta, 0) treated)."""
+    (r untreated, max(r + delta, 0) treated) times the course's clock: a
+    treatment scales the loss of the patient's own course (plateaus stay flat)."""
     t = ps[S_D] + tau
     if t <= 0.0:
         return 0.0
+    if ps[S_CRS_ON] == 0.0:
+        if tau <= 0.0:
+            return ps[S_R] * t + w
+        return ps[S_R] * ps[S_D] + post_rate * tau + w
+    x = course_x(ps, tau)
     if tau <= 0.0:
-        return ps[S_R] * t + w
-    return ps[S_R] * ps[S_D] + post_rate * tau + w
+        return ps[S_R] * (t + x) + w
+    x0 = ps[S_CRS_X0]
+    return ps[S_R] * (ps[S_D] + x0) + post_rate * (tau + x - x0) + w
 
 
 @njit(cache=True, error_model="numpy")

@@ -22,8 +22,8 @@ from .layout import (N_PB, REFERENCE_DEATH_SELECTION, _C_DEATH_SELECT, DAYS_PER_
     PO_ALSFRS_2, PO_DEATH_DAYS, PO_EVENT, PO_TIME_DAYS, PO_TRUE_0, PO_TRUE_6, PURPOSE_BASE,
     PURPOSE_NOISE, PURPOSE_RETEST, PURPOSE_SURV, PURPOSE_TRAJ, RATER_SD, REF_BASELINE_MONTH, REG0,
     S_AGE, S_BULBAR, S_D, S_MALE, S_R, S_RIL, S_U, S_WHITE, TRIAL_MONTHS_MAX, TRIAL_MONTHS_MIN,
-    N_UB_POOL, _C_DROPOUT, _C_FU_KIND, _C_FU_LEN, _C_TRIAL_LEN)
-from .patient import (death_time, draw_base, draw_shares, loss_at, ou_first, ou_next, ou_step,
+    N_UB_POOL, WIGGLE_MONTHS, WIGGLE_SD, _C_DROPOUT, _C_FU_KIND, _C_FU_LEN, _C_TRIAL_LEN)
+from .patient import (death_time, draw_base, draw_course, draw_shares, loss_at, ou_first, ou_next, ou_step,
     prepare_constants, rate_visit, rate_visit_domains, stay_threshold)
 
 # ------------------------------------------------------------ registry pool
@@ -118,7 +118,7 @@ def followup_end(theta, trial_len, u_drop, u_kind, u_len):
 
 
 @njit(cache=True, inline="always", error_model="numpy")
-def _pool_core(k, theta, pop, ub, uv, ps, res):
+def _pool_core(k, theta, pop, ub, uv, ps, res, pk):
     """Everything about a pool candidate up to the reference baseline, from its
     uniforms (ub, uv: _pool_draws).
 
@@ -144,6 +144,8 @@ def _pool_core(k, theta, pop, ub, uv, ps, res):
     if entry < pop[F_MIN_SCORE] or resp_e < pop[F_MIN_RESP]:
         return
     res[0] = 1.0
+    # the course after the entry visit (its anchor: the entry, so inclusion is unchanged)
+    draw_course(theta, pk, 0.0, ps)
     # trial conduct and death
     tmin = theta[TRIAL_MONTHS_MIN]
     trial_len = tmin + math.floor(ub[_C_TRIAL_LEN] * (theta[TRIAL_MONTHS_MAX] - tmin + 1.0))
@@ -230,7 +232,7 @@ def pool_baseline(theta, key, out, keys):
             ub[c] = ubs[i, c]
         for c in range(N_UV_POOL):
             uv[c] = uvs[i, c]
-        _pool_core(k, theta, pop, ub, uv, ps, res)
+        _pool_core(k, theta, pop, ub, uv, ps, res, pk)
         i += 1
         j += 1
         if res[0] < 0.5:
@@ -294,7 +296,7 @@ def pool_outcomes(theta, keys, out):
     for i in range(m):
         pk = keys[i]
         _pool_draws(pk, ib0, ub, uv)
-        _pool_core(k, theta, pop, ub, uv, ps, res)
+        _pool_core(k, theta, pop, ub, uv, ps, res, pk)
         trial_len = res[6]
         u_drop = res[7]
         t_death = res[8]
@@ -350,7 +352,7 @@ def pool_visit_domains(theta, keys, out):
     for i in range(m):
         pk = keys[i]
         _pool_draws(pk, ib0, ub, uv)
-        _pool_core(k, theta, pop, ub, uv, ps, res)
+        _pool_core(k, theta, pop, ub, uv, ps, res, pk)
         r = ps[S_R]
         # entry, pre and baseline visits exactly as _pool_core rates them
         w_entry = ou_first(theta, uv[V_T0])
@@ -398,3 +400,40 @@ def retest_entry(theta, keys, out):
         out[i, 0] = rate_visit(ps, loss, uv[V_N0A], uv[V_N0B], rsd)[0]
         rk = derive(pk, PURPOSE_RETEST)
         out[i, 1] = rate_visit(ps, loss, uniform(rk, 0), uniform(rk, 1), rsd)[0]
+
+
+@njit(cache=True, error_model="numpy")
+def pool_monthly(theta, keys, out):
+    """Observed ALSFRS-R totals of pool patients `keys` at trial months 0, 1, ...,
+    out.shape[1] - 1 as if visited monthly: out (m, months), NaN where no visit
+    (dead, dropped out or past the trial's end).  For the calibration's plateau
+    and reversal shares: month 0 is the entry visit pool_baseline rates; later
+    months have their own trajectory and noise draws (slots 200 + month), the
+    same model as every other visit."""
+    m = keys.shape[0]
+    ps, res, k, pop, b0, ib0, rsd, ub, uv = _pool_scratch(theta)
+    nm = out.shape[1]
+    rho = math.exp(-1.0 / theta[WIGGLE_MONTHS])
+    sig = theta[WIGGLE_SD] * math.sqrt(1.0 - rho * rho)
+    for i in range(m):
+        pk = keys[i]
+        _pool_draws(pk, ib0, ub, uv)
+        _pool_core(k, theta, pop, ub, uv, ps, res, pk)
+        for mo in range(nm):
+            out[i, mo] = np.nan
+        if res[0] < 0.5:
+            continue
+        r = ps[S_R]
+        d = ps[S_D]
+        trial_len = res[6]
+        u_drop = res[7]
+        t_death = res[8]
+        tk = derive(pk, PURPOSE_TRAJ)
+        nk = derive(pk, PURPOSE_NOISE)
+        w = ou_first(theta, uv[V_T0])
+        out[i, 0] = res[2]
+        for mo in range(1, nm):
+            w = ou_step(w, rho, sig, uniform(tk, 200 + mo))
+            if mo <= trial_len and u_drop < stay_threshold(theta, float(mo)) and t_death > d + mo:
+                out[i, mo] = rate_visit(ps, loss_at(ps, float(mo), w, r), uniform(nk, 400 + 2 * mo),
+                                        uniform(nk, 401 + 2 * mo), rsd)[0]

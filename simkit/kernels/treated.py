@@ -10,7 +10,7 @@ import numpy as np
 from numba import njit
 
 from .rng import derive, uniform
-from .layout import (CASE_MIX, CENSOR_DATE, DAYS_PER_MONTH, DEATH_ASCERTAINMENT, ENROL_END,
+from .layout import (BETA_LOG_RATE, SLOPE_HAZARD_LINK, CASE_MIX, CENSOR_DATE, DAYS_PER_MONTH, DEATH_ASCERTAINMENT, ENROL_END,
     ENROL_LOGIT_SLOPE_REF, ENROL_START, ERA_HR, F_AGE_MAX, F_AGE_MIN, F_MAX_DURATION, F_MIN_RESP,
     F_MIN_SCORE, HR, IMMORTAL_TIME_TREATED, EARLY_EXCLUSION, RECALL_SHIFT, REF_BASELINE_MONTH,
     TIME_ZERO_MISALIGNMENT, WAITING_MONTHS, S_LOGD, TC_ALSFRS_4, _C_TIME_ZERO, _C_EXCLUDE, _C_WAIT, K_RHO2, K_RHO6, K_SIG2, K_SIG6, LOG_HR_SD, N_K, N_POP,
@@ -21,11 +21,12 @@ from .layout import (CASE_MIX, CENSOR_DATE, DAYS_PER_MONTH, DEATH_ASCERTAINMENT,
     TC_RATE, TC_RATE_CHANGE, TC_RILUZOLE, TC_SEX, TC_TIME_DAYS, TC_TRUE_0, TC_TRUE_6, TC_U,
     TREATED_LOSS_RATE, UNBLINDED_SHIFT, _C_ACCEPT, _C_ASCERTAIN, _C_CONTACT, _C_ENROL_DATE,
     _C_LIMB, _C_LOG_HR, _C_LOSS, _C_RATE_CHANGE, _C_RETRO, _C_SHARE)
-from .patient import (clip48, death_time, death_time_from, ou_next, draw_base, draw_shares, loss_at, ou_first, ou_step,
+from .patient import (clip48, death_time, death_time_from, ou_next, draw_base, draw_course, draw_shares, loss_at, ou_first, ou_step,
     population, prepare_constants, rate_visit, round_half_up, std_normal)
 
 # ----------------------------------------------------------- treated cohort
 
+LINK_FLOOR = 0.05     # slope_hazard_link: a rate cut by more than 95% counts as cut by 95%
 EXCLUSION_DROP = 4.0   # points lost from month 0 to month 4 that make early exclusion possible
 
 @njit(cache=True, error_model="numpy")
@@ -88,6 +89,8 @@ def _applicant(k, theta, pop, ak, ps, ub, out, twin, f, with_twin):
     if lead > 0.0:
         ps[S_D] = d + lead            # visits are placed relative to the index
         ps[S_LOGD] = math.log(d + lead)
+    # the course from the first visit: the entry visit if there is one before month -6
+    draw_course(theta, ak, -lead if (aligned and lead > 6.0) else -6.0, ps)
     # slots: month -6 -> 0, 0 -> 6, 2 -> 8, 4 -> 10, 6 -> 12; an entry visit
     # before month -6 -> 13 (its transition to month -6: slot 14)
     if aligned and lead > 6.0:
@@ -119,6 +122,12 @@ def _applicant(k, theta, pop, ak, ps, ub, out, twin, f, with_twin):
     # treatment effect (patient-specific) and survival in both worlds
     log_hr = math.log(theta[HR]) + theta[LOG_HR_SD] * std_normal(kb, _C_LOG_HR)
     delta = theta[RATE_CHANGE] + theta[RATE_CHANGE_SD] * std_normal(kb, _C_RATE_CHANGE)
+    link = theta[SLOPE_HAZARD_LINK]
+    if link != 0.0:
+        # a share `link` of the world's prognostic gradient in log rate is causal:
+        # slowing the rate lowers the hazard after the index (ratio floored at LINK_FLOOR)
+        ratio = max(r + delta, 0.0) / r
+        log_hr += link * theta[BETA_LOG_RATE] * math.log(max(ratio, LINK_FLOOR))
     e = -math.log(uniform(derive(ak, PURPOSE_SURV), 0))
     log_era = math.log(theta[ERA_HR])
     if lead > 0.0:

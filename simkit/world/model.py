@@ -147,7 +147,7 @@ PARAMS: tuple[Param, ...] = tuple([
     _p("rate_bulbar", 0.15, "log points/month", doc="log-rate shift for bulbar onset"),
     _p("rate_age10", 0.10, "log points/month", doc="log-rate shift per 10 years of age"),
     _p("rate_u", -0.20, "log points/month", doc="log-rate shift per SD of the latent factor u"),
-    _sd("wiggle_sd", 1.3, "points", "SD of the within-patient deviation w (stationary OU)"),
+    _sd("wiggle_sd", 1.0, "points", "SD of the within-patient deviation w (stationary OU)"),
     _p("wiggle_months", 6.0, "months", 0, _INF, "time constant of w (correlation exp(-dt/this))",
        lo_open=True),
     _sd("rater_sd", 0.68, "points", "SD of rater noise per domain (triangular)"),
@@ -167,6 +167,15 @@ PARAMS: tuple[Param, ...] = tuple([
     _p("beta_bulbar", 0.47, "log HR", doc="log HR of bulbar onset"),
     _p("beta_riluzole", -0.22, "log HR", doc="log HR of riluzole"),
     _p("beta_u", -0.40, "log HR", doc="log HR per SD of the latent factor u"),
+    # the course of decline (kernels/patient.py draw_course; docs/world.md section 1b)
+    _p("curvature_mean", 0.1, "1/year", -2, 2, "mean patient curvature kappa: the rate of loss changes "
+       "by 100 kappa % per year after the first visit (positive = accelerating); 0 with curvature_sd 0 "
+       "= linear"),
+    _sd("curvature_sd", 0.3, "1/year", "SD of the patient curvature kappa"),
+    _p("plateau_share", 0.45, "share of time", 0, 0.8, "long-run share of time in a plateau (no "
+       "progression); 0 = no plateaus"),
+    _p("plateau_months", 10.0, "months", 1, 120, "mean length of a plateau (exponential); progressing "
+       "spells last plateau_months (1 - plateau_share) / plateau_share on average"),
     *_pop("reg_", "registry", _REG),
     *_pop("clin_", "clinic applicants", _CLIN),
     # registry trials ---------------------------------------------------
@@ -227,6 +236,9 @@ PARAMS: tuple[Param, ...] = tuple([
        doc="added to the progression rate from month 0 (negative = slower)", section="treatment"),
     _sd("rate_change_sd", 0.0, "points/month", "SD of the patient-level rate change",
         section="treatment"),
+    _p("slope_hazard_link", 0.0, "", 0, 1, "share of the world's prognostic gradient in log rate that is "
+       "causal: a treatment that changes the rate by the factor f multiplies the hazard after month 0 by "
+       "f^(this x beta_log_rate); 0 = off (a slowed decline does not change survival)", section="treatment"),
 ])
 
 PARAM = {p.name: p for p in PARAMS}
