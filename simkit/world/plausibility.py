@@ -46,7 +46,9 @@ TREATED_DRIVERS = (["clin_age_min", "clin_age_max", "clin_min_score", "clin_max_
                     "clin_min_resp", "clin_age_mean", "clin_age_sd", "clin_rate_log_shift",
                     "clin_duration_log_mean", "clin_duration_log_sd", "case_mix",
                     "self_selection", "regression_to_mean", "immortal_time_treated",
-                    "retro_noise"] + _DISEASE)
+                    "retro_noise",
+                    # the treated's index visit comes after their first (month -6): the course counts
+                    "curvature_mean", "curvature_sd", "plateau_share", "plateau_months"] + _DISEASE)
 
 
 @dataclass(frozen=True)
