@@ -290,7 +290,7 @@ def rate_visit_domains(ps, loss, u1, u2, rater_sd, dom):
 
 
 @njit(cache=True, error_model="numpy")
-def draw_course(theta, key, anchor, ps):
+def draw_course(theta, key, anchor, last, ps):
     """The patient's course of decline from its first visit (index-relative month
     `anchor`; from onset if that is later): a curvature kappa and plateau episodes.
 
@@ -305,8 +305,9 @@ def draw_course(theta, key, anchor, ps):
     the mean rate r).  Before the anchor the course is linear, so the first
     visit, the duration and delta-FS keep the linear model's law; only changes
     after the first visit carry the curvature and the plateaus.  Switches are
-    drawn up to CRS_HORIZON months past the anchor (at most N_CRS_SW; past the
-    last one the state persists).  Stream PURPOSE_COURSE of the patient's key:
+    drawn up to index-relative month `last` (the caller's last visit; at most
+    N_CRS_SW; past the last switch the state persists): spell j always comes
+    from counter 2 + j, so a later `last` adds spells and changes none.  Stream PURPOSE_COURSE of the patient's key:
     counter 0 kappa, 1 the initial state, 2 + j the j-th spell.
     """
     pi = theta[PLATEAU_SHARE]
@@ -316,7 +317,9 @@ def draw_course(theta, key, anchor, ps):
         ps[S_CRS_ON] = 0.0
         return
     ps[S_CRS_ON] = 1.0
-    ps[S_CRS_ANCHOR] = max(anchor, -ps[S_D])
+    a = max(anchor, -ps[S_D])
+    ps[S_CRS_ANCHOR] = a
+    horizon = min(last - a, CRS_HORIZON)
     ck = derive(key, PURPOSE_COURSE)
     kappa = km
     if ksd > 0.0:
@@ -335,7 +338,7 @@ def draw_course(theta, key, anchor, ps):
         t = 0.0
         while n < N_CRS_SW:
             t -= (m_pl if state > 0.5 else m_pr) * math.log(uniform(ck, 2 + n))
-            if t >= CRS_HORIZON:
+            if t >= horizon:
                 break
             ps[S_CRS_SW0 + n] = t
             n += 1

@@ -34,6 +34,9 @@ V_T0, V_TPRE, V_TB0, V_N0A, V_N0B, V_NPREA, V_NPREB, V_NB0A, V_NB0B, V_S = range
 V_FU_KIND, V_FU_LEN, V_SELECT = 10, 11, 12   # drawn only for reference selection on recorded death
 N_UV_POOL = 13
 N_RES = 12
+# pool_monthly's last trial month: the course is drawn to max(this, reference baseline + 6),
+# past every pool visit
+POOL_MONTHLY_LAST = 18
 
 
 @njit(cache=True, error_model="numpy")
@@ -145,7 +148,7 @@ def _pool_core(k, theta, pop, ub, uv, ps, res, pk):
         return
     res[0] = 1.0
     # the course after the entry visit (its anchor: the entry, so inclusion is unchanged)
-    draw_course(theta, pk, 0.0, ps)
+    draw_course(theta, pk, 0.0, max(theta[REF_BASELINE_MONTH] + 6.0, float(POOL_MONTHLY_LAST)), ps)
     # trial conduct and death
     tmin = theta[TRIAL_MONTHS_MIN]
     trial_len = tmin + math.floor(ub[_C_TRIAL_LEN] * (theta[TRIAL_MONTHS_MAX] - tmin + 1.0))
@@ -413,6 +416,8 @@ def pool_monthly(theta, keys, out):
     m = keys.shape[0]
     ps, res, k, pop, b0, ib0, rsd, ub, uv = _pool_scratch(theta)
     nm = out.shape[1]
+    if nm > POOL_MONTHLY_LAST + 1:
+        raise ValueError("pool_monthly: at most POOL_MONTHLY_LAST + 1 months")
     rho = math.exp(-1.0 / theta[WIGGLE_MONTHS])
     sig = theta[WIGGLE_SD] * math.sqrt(1.0 - rho * rho)
     for i in range(m):

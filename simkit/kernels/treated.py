@@ -90,7 +90,7 @@ def _applicant(k, theta, pop, ak, ps, ub, out, twin, f, with_twin):
         ps[S_D] = d + lead            # visits are placed relative to the index
         ps[S_LOGD] = math.log(d + lead)
     # the course from the first visit: the entry visit if there is one before month -6
-    draw_course(theta, ak, -lead if (aligned and lead > 6.0) else -6.0, ps)
+    draw_course(theta, ak, -lead if (aligned and lead > 6.0) else -6.0, 6.0, ps)
     # slots: month -6 -> 0, 0 -> 6, 2 -> 8, 4 -> 10, 6 -> 12; an entry visit
     # before month -6 -> 13 (its transition to month -6: slot 14)
     if aligned and lead > 6.0:
