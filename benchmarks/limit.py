@@ -78,6 +78,7 @@ def replay_applicants(theta, key, n_appl, counts):
             continue
         counts[1] += 1
         H.draw_shares(theta, ub, st)
+        H.draw_course(theta, ak, -6.0, 6.0, st)      # time zero as published (no lead)
         tk = derive(ak, H.PURPOSE_TRAJ)
         nk = derive(ak, H.PURPOSE_NOISE)
         rsd = theta[H.RATER_SD]
@@ -112,13 +113,14 @@ def replay_pool(theta, key, n_cand, counts):
     uv = np.empty(H.N_UV_POOL)
     ib0 = int(theta[H.REF_BASELINE_MONTH])
     for j in range(n_cand):
-        H._pool_draws(derive(key, j), ib0, ub, uv)
+        pk = derive(key, j)
+        H._pool_draws(pk, ib0, ub, uv)
         H.draw_base(theta, pop, ub, st)
         counts[0] += 1
         if st[H.S_AGE] < pop[H.F_AGE_MIN] or st[H.S_AGE] > pop[H.F_AGE_MAX] or st[H.S_D] > pop[H.F_MAX_DURATION]:
             continue
         counts[1] += 1
-        H._pool_core(k, theta, pop, ub, uv, st, res)
+        H._pool_core(k, theta, pop, ub, uv, st, res, pk)
         if res[0] > 0.5:
             counts[2] += 1
 
