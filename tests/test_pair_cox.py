@@ -542,3 +542,59 @@ def test_cox_binary_robust_se_arguments():
         c = CoxPHFitter().fit(pd.DataFrame({"T": T, "E": E, "x": X}), "T", "E", robust=True, fit_options=LL_OPTS)
     assert c1 == st.OK and abs(s1 - float(c.standard_errors_["x"])) <= TOL
     assert cox_binary_robust_se(T, E, X, np.zeros(60, np.int64), 1, b, se)[1] == st.TOO_FEW
+
+
+# ------------------------------------------------------------------ the summary of a store
+
+def test_summary_measures_of_the_pair_fields(tmp_path):
+    """`simkit summarize`: the robust and stratified measures are the generic measures of the
+    stored fields, against the same truths as the model-SE measures (conditional and marginal),
+    with cluster-robust MCSEs; the existing measures are unchanged by them."""
+    from simkit.cli import main
+    from simkit.report import measures as M
+    from simkit.report.summary import flat, measure, summarize, to_json
+    from simkit.runner.store import open_results, read_status
+    f = tmp_path / "s.toml"
+    f.write_text('seed = 3\nreplicates = 24\n[design]\npool_size = 1500\nn_treated = 30\n'
+                 'pool_policy = "block"\npool_block_size = 4\n[run]\nchunk_size = 8\n'
+                 '[grid]\n"treatment.hr" = [1.0, 0.5]\n')
+    store = tmp_path / "s.zarr"
+    assert main(["run", str(f), "--out", str(store), "--jobs", "1", "--quiet"]) == 0
+    ds = summarize(store)
+    names = ["log_hr", "log_hr_se_robust", "hr_ci_low_robust", "hr_ci_high_robust", "hr_p_robust",
+             "log_hr_strat", "log_hr_strat_se", "hr_strat_ci_low", "hr_strat_ci_high", "hr_strat_p"]
+    raw = open_results(store, variables=names)
+    v = {k: flat(raw, k).astype(float) for k in names}
+    attrs = read_status(store)["attrs"]
+    clusters = np.arange(24) // 4
+    for c in range(2):
+        cond = attrs["conditional_log_hr"][c]
+        marg = attrs["truth"][c]["marginal_log_hr"]
+        want = {
+            "robust_coverage": M.coverage(np.log(v["hr_ci_low_robust"][c]), np.log(v["hr_ci_high_robust"][c]), cond,
+                                          clusters=clusters),
+            "marginal_robust_coverage": M.coverage(np.log(v["hr_ci_low_robust"][c]),
+                                                   np.log(v["hr_ci_high_robust"][c]), marg, clusters=clusters),
+            "robust_model_se": M.model_se(v["log_hr_se_robust"][c], clusters),
+            "robust_rejection": M.rejection(v["hr_p_robust"][c], 0.05, clusters=clusters),
+            "strat_bias": M.bias(v["log_hr_strat"][c], cond, clusters),
+            "marginal_strat_bias": M.bias(v["log_hr_strat"][c], marg, clusters),
+            "strat_empirical_se": M.empirical_se(v["log_hr_strat"][c], clusters),
+            "strat_model_se": M.model_se(v["log_hr_strat_se"][c], clusters),
+            "strat_coverage": M.coverage(np.log(v["hr_strat_ci_low"][c]), np.log(v["hr_strat_ci_high"][c]), cond,
+                                         clusters=clusters),
+            "marginal_strat_coverage": M.coverage(np.log(v["hr_strat_ci_low"][c]), np.log(v["hr_strat_ci_high"][c]),
+                                                  marg, clusters=clusters),
+            "strat_rejection": M.rejection(v["hr_strat_p"][c], 0.05, clusters=clusters),
+        }
+        for k, m in want.items():
+            got = measure(ds, k, c=c)
+            assert got.n == m.n and got.estimate == pytest.approx(m.estimate, rel=1e-12, nan_ok=True), k
+            assert got.mcse == pytest.approx(m.mcse, rel=1e-12, nan_ok=True), k
+        assert measure(ds, "strat_bias", c=c).n > 12      # most replicates have a stratified estimate
+        assert measure(ds, "robust_coverage", c=c).n == measure(ds, "coverage", c=c).n
+    j = to_json(ds)["conditions"][1]
+    assert j["pair_stratified"]["vs_marginal"]["bias"] == measure(ds, "marginal_strat_bias", c=1).to_dict()
+    assert j["pair_robust"]["vs_conditional"]["coverage"] == measure(ds, "robust_coverage", c=1).to_dict()
+    assert "cox_strat_status=separation" in ds["measure"].values
+    assert "cox_robust_status=ok" in ds["measure"].values
