@@ -5,6 +5,11 @@ reference); it works on the table of distinct death times with the at-risk and
 death counts per arm, so an iteration costs O(number of deaths).
 `cox_fit` is the general small-p version on a design matrix.
 
+`cox_binary_robust_se` (the Lin-Wei SE clustered, e.g. on matched pair, from
+Efron score residuals) and `cox_pairs_stratified` (the model stratified by
+pair, in closed form) are the seed analysis' pair-aware inference
+(docs/matched-cohort.md).
+
 With firth=True the log partial likelihood l(b) is replaced by Firth's
 penalised l*(b) = l(b) + log|I(b)| / 2 (Heinze & Schemper 2001), I the observed
 (Efron) information; its maximum is finite under separation.  As in coxphf, the
@@ -489,23 +494,10 @@ def cox_fit(time, event, X, firth):
 # ---------------------------------------------------------------- pair-aware inference
 
 @njit(cache=True)
-def cox_binary_score_residuals(time, event, x, b):
-    """Efron score residuals r_i of the one-covariate model at b (rows in any order).
-
-    r_i = int (x_i - xbar(t)) dM_i(t) with Efron's split of each tied death time:
-    at a time with d deaths, k = 0..d-1 are d pseudo-deaths with the risk set's
-    weights, the dying ones' reduced to (1 - k/d); p_k is the treated share of
-    the k-th, D_k its denominator.  Then, phi_i = exp(b x_i),
-        alive at the time:  r_i -= phi_i sum_k (x_i - p_k) / D_k
-        dying at it:        r_i += x_i - mean_k p_k - phi_i sum_k (1 - k/d) (x_i - p_k) / D_k
-    (Therneau & Grambsch 2000, sec. 7.2; R survival's coxph score / dfbeta
-    residuals with ties="efron").  They sum to the Efron score U(b): 0 at the
-    maximum.  Rows with equal times: a patient censored at a death time is at
-    risk at it.  time f8[n], event i8[n], x f8[n] in {0, 1}; returns f8[n].
-    """
+def _residual_sums_sorted(time, event, x, cluster, n_clusters, b):
+    """Efron score residuals of rows sorted by time, summed by cluster (f8[n_clusters])."""
     n = time.shape[0]
-    order = np.argsort(time, kind="mergesort")
-    r = np.zeros(n)
+    sums = np.zeros(n_clusters)
     r1 = 0.0   # at risk, treated / reference
     r0 = 0.0
     for i in range(n):
@@ -518,21 +510,20 @@ def cox_binary_score_residuals(time, event, x, b):
     c0 = 0.0
     i = 0
     while i < n:
-        t = time[order[i]]
+        t = time[i]
         j = i
         d1 = 0
         d0 = 0
         g1 = 0.0
         g0 = 0.0
-        while j < n and time[order[j]] == t:
-            k = order[j]
-            if x[k] > 0.5:
+        while j < n and time[j] == t:
+            if x[j] > 0.5:
                 g1 += 1.0
-                if event[k] != 0:
+                if event[j] != 0:
                     d1 += 1
             else:
                 g0 += 1.0
-                if event[k] != 0:
+                if event[j] != 0:
                     d0 += 1
             j += 1
         d = d1 + d0
@@ -565,22 +556,44 @@ def cox_binary_score_residuals(time, event, x, b):
         if d > 0:
             pbar /= d
         for q in range(i, j):
-            k = order[q]
-            if x[k] > 0.5:
-                if event[k] != 0:
-                    r[k] = -c1 + (1.0 - pbar) - f1
+            if x[q] > 0.5:
+                if event[q] != 0:
+                    sums[cluster[q]] += -c1 + (1.0 - pbar) - f1
                 else:
-                    r[k] = -(c1 + h1)
+                    sums[cluster[q]] -= c1 + h1
             else:
-                if event[k] != 0:
-                    r[k] = -c0 - pbar - f0
+                if event[q] != 0:
+                    sums[cluster[q]] += -c0 - pbar - f0
                 else:
-                    r[k] = -(c0 + h0)
+                    sums[cluster[q]] -= c0 + h0
         c1 += h1
         c0 += h0
         r1 -= g1
         r0 -= g0
         i = j
+    return sums
+
+
+@njit(cache=True)
+def cox_binary_score_residuals(time, event, x, b):
+    """Efron score residuals r_i of the one-covariate model at b (rows in any order).
+
+    r_i = int (x_i - xbar(t)) dM_i(t) with Efron's split of each tied death time:
+    at a time with d deaths, k = 0..d-1 are d pseudo-deaths with the risk set's
+    weights, the dying ones' reduced to (1 - k/d); p_k is the treated share of
+    the k-th, D_k its denominator.  Then, phi_i = exp(b x_i),
+        alive at the time:  r_i -= phi_i sum_k (x_i - p_k) / D_k
+        dying at it:        r_i += x_i - mean_k p_k - phi_i sum_k (1 - k/d) (x_i - p_k) / D_k
+    (Therneau & Grambsch 2000, sec. 7.2; R survival's coxph score / dfbeta
+    residuals with ties="efron").  They sum to the Efron score U(b): 0 at the
+    maximum.  Rows with equal times: a patient censored at a death time is at
+    risk at it.  time f8[n], event i8[n], x f8[n] in {0, 1}; returns f8[n].
+    """
+    n = time.shape[0]
+    order = np.argsort(time, kind="mergesort")
+    rs = _residual_sums_sorted(time[order], event[order], x[order], np.arange(n), n, b)
+    r = np.empty(n)
+    r[order] = rs
     return r
 
 
@@ -589,18 +602,27 @@ def cox_binary_robust_se(time, event, x, cluster, n_clusters, b, se):
     """Lin & Wei's (1989) robust SE of the one-covariate Efron fit (b, se), clustered.
 
     cluster i8[n] in 0..n_clusters-1.  With V = se^2 the model variance and
-    R_g the sum of the score residuals of cluster g: var = V^2 sum_g R_g^2, the
-    sandwich V (sum_g R_g R_g') V of lifelines' `cluster_col` and R's
-    `cluster()` (no small-sample factor).  Returns (se_robust, status): TOO_FEW
-    with fewer than 2 clusters (the R_g sum to U(b) = 0: one cluster has no
-    variance to estimate), ZERO_VARIANCE when the sum is not > 0.
+    R_g the sum of the score residuals (cox_binary_score_residuals) of cluster
+    g: var = V^2 sum_g R_g^2, the sandwich V (sum_g R_g R_g') V of lifelines'
+    `cluster_col` and R's `cluster()` (no small-sample factor).  Rows in any
+    order; sorted by time (as the seed analysis has them) they are not sorted
+    again.  Returns (se_robust, status): TOO_FEW with fewer than 2 clusters
+    (the R_g sum to U(b) = 0: one cluster has no variance to estimate),
+    ZERO_VARIANCE when the sum is not > 0.
     """
     if n_clusters < 2:
         return np.nan, TOO_FEW
-    r = cox_binary_score_residuals(time, event, x, b)
-    big = np.zeros(n_clusters)
-    for i in range(time.shape[0]):
-        big[cluster[i]] += r[i]
+    n = time.shape[0]
+    ordered = True
+    for i in range(1, n):
+        if time[i] < time[i - 1]:
+            ordered = False
+            break
+    if ordered:
+        big = _residual_sums_sorted(time, event, x, cluster, n_clusters, b)
+    else:
+        order = np.argsort(time, kind="mergesort")
+        big = _residual_sums_sorted(time[order], event[order], x[order], cluster[order], n_clusters, b)
     s = 0.0
     for g in range(n_clusters):
         s += big[g] * big[g]
