@@ -536,18 +536,18 @@ def _residual_sums_sorted(time, event, x, cluster, n_clusters, b):
             f = kk / d
             a1 = r1 - f * d1
             a0 = r0 - f * d0
-            # p = a1 e^b / (a1 e^b + a0); w1 = e^b / D, w0 = 1 / D, D = a1 e^b + a0,
-            # without overflow (as _binary_eval)
+            # p = a1 e^b / D; w1 = e^b / D, w0 = 1 / D, D = a1 e^b + a0, without
+            # overflow (as _binary_eval)
             if b >= 0.0:
-                den = a1 + a0 * eb
-                p = a1 / den
-                w1 = 1.0 / den
-                w0 = eb / den
+                inv = 1.0 / (a1 + a0 * eb)
+                p = a1 * inv
+                w1 = inv
+                w0 = eb * inv
             else:
-                den = a1 * eb + a0
-                p = a1 * eb / den
-                w1 = eb / den
-                w0 = 1.0 / den
+                inv = 1.0 / (a1 * eb + a0)
+                p = a1 * eb * inv
+                w1 = eb * inv
+                w0 = inv
             pbar += p
             h1 += w1 * (1.0 - p)
             h0 -= w0 * p
