@@ -34,6 +34,8 @@ def test_every_value_of_the_old_dict_summary_is_in_the_dataset(stores, which):
     old = old_summarize_store(stores[which])
     new = to_json(summarize(stores[which]))
     shares = [c.pop("status_shares") for c in new["conditions"]]
+    for c in new["conditions"]:   # added since (issue 14, tests/test_pair_cox.py)
+        assert set(c.pop("pair_robust")) == set(c.pop("pair_stratified")) == {"vs_conditional", "vs_marginal"}
     assert new == old
     # ... and as JSON text (key order included), so `summarize --json` users see no change
     assert json.dumps(new) == json.dumps(old)

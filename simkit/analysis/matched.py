@@ -433,6 +433,10 @@ class AnalysisResult:
     firth_cox: CoxResult | None = None
     firth_early: CoefResult | None = None
     vector: np.ndarray = field(default=None, repr=False)
+    # pair-aware inference: the same Efron fit with the pair-clustered robust SE, and the
+    # Cox model stratified by pair (docs/matched-cohort.md)
+    cox_robust: CoxResult | None = None
+    cox_strat: CoxResult | None = None
 
     def to_dict(self) -> dict:
         """The contract's JSON object (NaN as None)."""
@@ -463,6 +467,10 @@ class AnalysisResult:
                        "early": self.early.status, "signed_rank": self.signed_rank.status,
                        "ols": self.ols_treated.status},
         }
+        if self.cox_robust is not None:
+            d["status"]["cox_robust"] = self.cox_robust.status
+        if self.cox_strat is not None:
+            d["status"]["cox_strat"] = self.cox_strat.status
         if self.vector is not None:
             d.update(extra_fields(self.vector))
         if self.firth_cox is not None:
@@ -531,6 +539,12 @@ def result_from_vector(v: np.ndarray, firth: bool = False) -> AnalysisResult:
                                 v[SA.EARLY_FIRTH_CI_LOW], v[SA.EARLY_FIRTH_CI_HIGH], code(SA.EARLY_FIRTH_STATUS))
                      if firth else None),
         vector=v,
+        cox_robust=CoxResult(v[SA.HR], v[SA.HR_CI_LOW_ROBUST], v[SA.HR_CI_HIGH_ROBUST], v[SA.HR_P_ROBUST],
+                             v[SA.LOG_HR], v[SA.LOG_HR_SE_ROBUST], code(SA.COX_ROBUST_STATUS),
+                             i(SA.N_EVENTS_TREATED), i(SA.N_EVENTS_REFERENCE), method="cox-efron-robust-pair"),
+        cox_strat=CoxResult(v[SA.HR_STRAT], v[SA.HR_STRAT_CI_LOW], v[SA.HR_STRAT_CI_HIGH], v[SA.HR_STRAT_P],
+                            v[SA.LOG_HR_STRAT], v[SA.LOG_HR_STRAT_SE], code(SA.COX_STRAT_STATUS),
+                            i(SA.N_EVENTS_TREATED), i(SA.N_EVENTS_REFERENCE), method="cox-efron-pair-strata"),
     )
     return res
 

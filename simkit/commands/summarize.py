@@ -54,6 +54,13 @@ def render(summary) -> str:
         if "vs_marginal" in c:
             vm = c["vs_marginal"]
             lines.append(f"  vs marginal truth: bias {_m(vm['bias'])}, coverage {_m(vm.get('coverage'))}")
+        if "pair_robust" in c:
+            pr, ps = c["pair_robust"]["vs_conditional"], c["pair_stratified"]["vs_conditional"]
+            lines.append(f"  robust SE (clustered on pair) {_m(pr['model_se'])}, its coverage "
+                         f"{_m(pr.get('coverage'))}, rejection {_m(pr.get('rejection'))}")
+            lines.append(f"  stratified by pair: bias {_m(ps['bias'])}, empirical SE {_m(ps['empirical_se'])}, "
+                         f"model SE {_m(ps['model_se'])}, coverage {_m(ps.get('coverage'))}, "
+                         f"rejection {_m(ps.get('rejection'))}")
         mc = c["mean_classes"]
         lines.append(f"  classes decreased / no change / increased: {_m(mc['n_decreased'])} / "
                      f"{_m(mc['n_no_change'])} / {_m(mc['n_increased'])}")

@@ -5,6 +5,11 @@ reference); it works on the table of distinct death times with the at-risk and
 death counts per arm, so an iteration costs O(number of deaths).
 `cox_fit` is the general small-p version on a design matrix.
 
+`cox_binary_robust_se` (the Lin-Wei SE clustered, e.g. on matched pair, from
+Efron score residuals) and `cox_pairs_stratified` (the model stratified by
+pair, in closed form) are the seed analysis' pair-aware inference
+(docs/matched-cohort.md).
+
 With firth=True the log partial likelihood l(b) is replaced by Firth's
 penalised l*(b) = l(b) + log|I(b)| / 2 (Heinze & Schemper 2001), I the observed
 (Efron) information; its maximum is finite under separation.  As in coxphf, the
@@ -19,7 +24,7 @@ from numba import njit
 from .linalg import chol_inverse as _chol_inverse
 from .linalg import chol_solve as _chol_solve
 
-from .status import EMPTY_GROUP, NO_EVENTS, NOT_CONVERGED, OK, SEPARATION, SINGULAR
+from .status import EMPTY_GROUP, NO_EVENTS, NOT_CONVERGED, OK, SEPARATION, SINGULAR, TOO_FEW, ZERO_VARIANCE
 
 Z95 = 1.959963984540054
 
@@ -484,3 +489,183 @@ def cox_fit(time, event, X, firth):
         for r in range(p):
             obj += math.log(sd[r])
     return beta, cov, obj, it, OK
+
+
+# ---------------------------------------------------------------- pair-aware inference
+
+@njit(cache=True)
+def _residual_sums_sorted(time, event, x, cluster, n_clusters, b):
+    """Efron score residuals of rows sorted by time, summed by cluster (f8[n_clusters])."""
+    n = time.shape[0]
+    sums = np.zeros(n_clusters)
+    r1 = 0.0   # at risk, treated / reference
+    r0 = 0.0
+    for i in range(n):
+        if x[i] > 0.5:
+            r1 += 1.0
+        else:
+            r0 += 1.0
+    eb = math.exp(-abs(b))
+    c1 = 0.0   # h1 / h0 below summed over the earlier death times
+    c0 = 0.0
+    i = 0
+    while i < n:
+        t = time[i]
+        j = i
+        d1 = 0
+        d0 = 0
+        g1 = 0.0
+        g0 = 0.0
+        while j < n and time[j] == t:
+            if x[j] > 0.5:
+                g1 += 1.0
+                if event[j] != 0:
+                    d1 += 1
+            else:
+                g0 += 1.0
+                if event[j] != 0:
+                    d0 += 1
+            j += 1
+        d = d1 + d0
+        h1 = 0.0    # sum_k phi (x - p_k) / D_k for a patient alive at t, treated / reference
+        h0 = 0.0
+        f1 = 0.0    # the same with the weights (1 - k/d) of a patient dying at t
+        f0 = 0.0
+        pbar = 0.0  # mean_k p_k
+        for kk in range(d):
+            f = kk / d
+            a1 = r1 - f * d1
+            a0 = r0 - f * d0
+            # p = a1 e^b / D; w1 = e^b / D, w0 = 1 / D, D = a1 e^b + a0, without
+            # overflow (as _binary_eval)
+            if b >= 0.0:
+                inv = 1.0 / (a1 + a0 * eb)
+                p = a1 * inv
+                w1 = inv
+                w0 = eb * inv
+            else:
+                inv = 1.0 / (a1 * eb + a0)
+                p = a1 * eb * inv
+                w1 = eb * inv
+                w0 = inv
+            pbar += p
+            h1 += w1 * (1.0 - p)
+            h0 -= w0 * p
+            f1 += (1.0 - f) * w1 * (1.0 - p)
+            f0 -= (1.0 - f) * w0 * p
+        if d > 0:
+            pbar /= d
+        for q in range(i, j):
+            if x[q] > 0.5:
+                if event[q] != 0:
+                    sums[cluster[q]] += -c1 + (1.0 - pbar) - f1
+                else:
+                    sums[cluster[q]] -= c1 + h1
+            else:
+                if event[q] != 0:
+                    sums[cluster[q]] += -c0 - pbar - f0
+                else:
+                    sums[cluster[q]] -= c0 + h0
+        c1 += h1
+        c0 += h0
+        r1 -= g1
+        r0 -= g0
+        i = j
+    return sums
+
+
+@njit(cache=True)
+def cox_binary_score_residuals(time, event, x, b):
+    """Efron score residuals r_i of the one-covariate model at b (rows in any order).
+
+    r_i = int (x_i - xbar(t)) dM_i(t) with Efron's split of each tied death time:
+    at a time with d deaths, k = 0..d-1 are d pseudo-deaths with the risk set's
+    weights, the dying ones' reduced to (1 - k/d); p_k is the treated share of
+    the k-th, D_k its denominator.  Then, phi_i = exp(b x_i),
+        alive at the time:  r_i -= phi_i sum_k (x_i - p_k) / D_k
+        dying at it:        r_i += x_i - mean_k p_k - phi_i sum_k (1 - k/d) (x_i - p_k) / D_k
+    (Therneau & Grambsch 2000, sec. 7.2; R survival's coxph score / dfbeta
+    residuals with ties="efron").  They sum to the Efron score U(b): 0 at the
+    maximum.  Rows with equal times: a patient censored at a death time is at
+    risk at it.  time f8[n], event i8[n], x f8[n] in {0, 1}; returns f8[n].
+    """
+    n = time.shape[0]
+    order = np.argsort(time, kind="mergesort")
+    rs = _residual_sums_sorted(time[order], event[order], x[order], np.arange(n), n, b)
+    r = np.empty(n)
+    r[order] = rs
+    return r
+
+
+@njit(cache=True)
+def cox_binary_robust_se(time, event, x, cluster, n_clusters, b, se):
+    """Lin & Wei's (1989) robust SE of the one-covariate Efron fit (b, se), clustered.
+
+    cluster i8[n] in 0..n_clusters-1.  With V = se^2 the model variance and
+    R_g the sum of the score residuals (cox_binary_score_residuals) of cluster
+    g: var = V^2 sum_g R_g^2, the sandwich V (sum_g R_g R_g') V of lifelines'
+    `cluster_col` and R's `cluster()` (no small-sample factor).  Rows in any
+    order; sorted by time (as the seed analysis has them) they are not sorted
+    again.  Returns (se_robust, status): TOO_FEW with fewer than 2 clusters
+    (the R_g sum to U(b) = 0: one cluster has no variance to estimate),
+    ZERO_VARIANCE when the sum is not > 0.
+    """
+    if n_clusters < 2:
+        return np.nan, TOO_FEW
+    n = time.shape[0]
+    ordered = True
+    for i in range(1, n):
+        if time[i] < time[i - 1]:
+            ordered = False
+            break
+    if ordered:
+        big = _residual_sums_sorted(time, event, x, cluster, n_clusters, b)
+    else:
+        order = np.argsort(time, kind="mergesort")
+        big = _residual_sums_sorted(time[order], event[order], x[order], cluster[order], n_clusters, b)
+    s = 0.0
+    for g in range(n_clusters):
+        s += big[g] * big[g]
+    v = se * se
+    var = v * v * s
+    if not (var > 0.0) or not np.isfinite(var):
+        return np.nan, ZERO_VARIANCE
+    return math.sqrt(var), OK
+
+
+@njit(cache=True)
+def cox_pairs_stratified(t1, e1, t0, e0):
+    """Cox model of treated vs reference stratified by pair (Efron ties), in closed form.
+
+    Pair g: treated (t1[g], e1[g]), reference (t0[g], e0[g]), events 0/1.  Each
+    pair is a stratum with its own baseline hazard, so its only information is
+    which patient dies first while the other is still at risk (at risk at t:
+    time >= t).  With A pairs where the treated does, B where the reference
+    does and C where both die at the same time (Efron: l_g = b - 2 log(1 + e^b)
+    + log 2), the partial likelihood is
+        l(b) = (A + C) b - (A + B + 2C) log(1 + e^b) + const,
+    maximal at b = log((A + C) / (B + C)) with information
+    (A + C)(B + C) / (A + B + 2C): var = 1 / (A + C) + 1 / (B + C) (Holt &
+    Prentice 1974).  Returns (beta, se, n_informative = A + B + C, status):
+    NO_EVENTS when no pair is informative (no death, or every death after the
+    pair's other patient left), SEPARATION when A + C or B + C is 0 (the
+    maximum is at -+ infinity).  No iteration, so never NOT_CONVERGED.
+    """
+    a = 0
+    bb = 0
+    c = 0
+    for g in range(t1.shape[0]):
+        if e1[g] != 0 and e0[g] != 0 and t1[g] == t0[g]:
+            c += 1
+        elif e1[g] != 0 and t0[g] >= t1[g]:
+            a += 1
+        elif e0[g] != 0 and t1[g] >= t0[g]:
+            bb += 1
+    n_inf = a + bb + c
+    if n_inf == 0:
+        return np.nan, np.nan, n_inf, NO_EVENTS
+    if a + c == 0 or bb + c == 0:
+        return np.nan, np.nan, n_inf, SEPARATION
+    beta = math.log((a + c) / (bb + c))
+    se = math.sqrt(1.0 / (a + c) + 1.0 / (bb + c))
+    return beta, se, n_inf, OK

@@ -16,7 +16,7 @@ from numba import njit
 
 from . import status as st
 from .chi2 import chi2_independence
-from .cox import Z95, cox_binary, wald
+from .cox import Z95, cox_binary, cox_binary_robust_se, cox_pairs_stratified, wald
 from .km import km_median
 from .logistic import logistic_fit
 from .logrank import GEHAN, LOGRANK, PETO, TARONE_WARE, logrank_family_sorted
@@ -36,6 +36,19 @@ HR_P = _I("hr_p")
 LOG_HR = _I("log_hr")
 LOG_HR_SE = _I("log_hr_se")
 COX_STATUS = _I("cox_status")
+LOG_HR_SE_ROBUST = _I("log_hr_se_robust")
+HR_CI_LOW_ROBUST = _I("hr_ci_low_robust")
+HR_CI_HIGH_ROBUST = _I("hr_ci_high_robust")
+HR_P_ROBUST = _I("hr_p_robust")
+COX_ROBUST_STATUS = _I("cox_robust_status")
+HR_STRAT = _I("hr_strat")
+HR_STRAT_CI_LOW = _I("hr_strat_ci_low")
+HR_STRAT_CI_HIGH = _I("hr_strat_ci_high")
+HR_STRAT_P = _I("hr_strat_p")
+LOG_HR_STRAT = _I("log_hr_strat")
+LOG_HR_STRAT_SE = _I("log_hr_strat_se")
+N_PAIRS_INFORMATIVE = _I("n_pairs_informative")
+COX_STRAT_STATUS = _I("cox_strat_status")
 MEDIAN_DAYS_TREATED = _I("median_days_treated")
 MEDIAN_DAYS_REFERENCE = _I("median_days_reference")
 MEDIAN_TREATED_REACHED = _I("median_treated_reached")
@@ -135,6 +148,22 @@ def _logrank_family(time, event, group, out):
 
 
 @njit(cache=True)
+def _pairs_stratified(tt, ee, m, out):
+    """The Cox model stratified by pair on the kept pairs (rows j and m + j), into its fields."""
+    beta, se, n_inf, status = cox_pairs_stratified(tt[:m], ee[:m], tt[m:], ee[m:])
+    out[N_PAIRS_INFORMATIVE] = n_inf
+    out[COX_STRAT_STATUS] = status
+    if status == st.OK:
+        lo, hi, p = wald(beta, se)
+        out[HR_STRAT] = math.exp(beta)
+        out[HR_STRAT_CI_LOW] = lo
+        out[HR_STRAT_CI_HIGH] = hi
+        out[HR_STRAT_P] = p
+        out[LOG_HR_STRAT] = beta
+        out[LOG_HR_STRAT_SE] = se
+
+
+@njit(cache=True)
 def _survival(time, event, n, firth, out):
     keep = np.zeros(n, dtype=np.bool_)
     for i in range(n):
@@ -149,6 +178,7 @@ def _survival(time, event, n, firth, out):
     ee = np.empty(2 * m, dtype=np.int64)
     gg = np.empty(2 * m, dtype=np.int64)
     xx = np.empty(2 * m)
+    pp = np.empty(2 * m, dtype=np.int64)   # the row's pair among the m kept: treated j and reference m + j
     j = 0
     for arm in range(2):
         for i in range(n):
@@ -158,6 +188,7 @@ def _survival(time, event, n, firth, out):
                 ee[j] = event[r]
                 gg[j] = 1 - arm
                 xx[j] = 1.0 - arm
+                pp[j] = j - arm * m
                 j += 1
     ev_t = 0
     ev_r = 0
@@ -174,6 +205,9 @@ def _survival(time, event, n, firth, out):
         out[SHARE_CENSORED_REFERENCE] = (m - ev_r) / m
     if m == 0:
         out[COX_STATUS] = st.MISSING
+        out[COX_ROBUST_STATUS] = st.MISSING
+        out[COX_STRAT_STATUS] = st.MISSING
+        out[N_PAIRS_INFORMATIVE] = 0.0
         out[TESTS_STATUS] = st.MISSING
         out[MEDIAN_TREATED_REACHED] = 0.0
         out[MEDIAN_REFERENCE_REACHED] = 0.0
@@ -184,11 +218,13 @@ def _survival(time, event, n, firth, out):
     # mergesort), which on sorted input is a cheap, well-predicted pass, and
     # the log-rank family needs no sort; every result depends only on the
     # counts at each distinct time, not on the order of the rows.
+    _pairs_stratified(tt, ee, m, out)
     order = np.argsort(tt, kind="mergesort")
     tt = tt[order]
     ee = ee[order]
     gg = gg[order]
     xx = xx[order]
+    pp = pp[order]
     # firth as a run-time bool, not a literal: numba would compile cox_binary
     # once per literal (seconds of a fresh install's first run)
     plain = m < 0
@@ -202,6 +238,16 @@ def _survival(time, event, n, firth, out):
         out[HR_P] = p
         out[LOG_HR] = beta
         out[LOG_HR_SE] = se
+        se_r, status = cox_binary_robust_se(tt, ee, xx, pp, m, beta, se)
+        out[COX_ROBUST_STATUS] = status
+        if status == st.OK:
+            lo, hi, p = wald(beta, se_r)
+            out[LOG_HR_SE_ROBUST] = se_r
+            out[HR_CI_LOW_ROBUST] = lo
+            out[HR_CI_HIGH_ROBUST] = hi
+            out[HR_P_ROBUST] = p
+    else:
+        out[COX_ROBUST_STATUS] = status
     if firth:
         beta, se, ll, nit, status = cox_binary(tt, ee, xx, firth)
         out[COX_FIRTH_STATUS] = status

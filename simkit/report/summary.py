@@ -26,9 +26,47 @@ ESTIMATOR = ("bias", "relative_bias", "empirical_se", "model_se", "relative_se_e
 HR_QUANTILES = (0.025, 0.25, 0.5, 0.75, 0.975)
 CLASSES = ("n_decreased", "n_no_change", "n_increased")
 EXTREME = ("hr_and_p", "hr", "n_decreased_ge_21", "median_ratio_ge_paper", "signed_rank_p", "ols_p")
+# pair-aware inference (issue 14), read where the store has the fields (stores written before do not):
+# the Efron log HR with the pair-clustered robust SE (robust_*) and the Cox model stratified by pair (strat_*)
+PAIR_FIELDS = ["log_hr_se_robust", "hr_ci_low_robust", "hr_ci_high_robust", "hr_p_robust",
+               "log_hr_strat", "log_hr_strat_se", "hr_strat_ci_low", "hr_strat_ci_high", "hr_strat_p"]
+ROBUST = ("model_se", "relative_se_error_pct", "coverage", "be_coverage", "rejection")
+MARGINAL_ROBUST = ("coverage", "be_coverage")
 
 
-def measure_paths(marginal: bool, status_fields) -> dict:
+def pair_paths(marginal: bool) -> dict:
+    """{measure: JSON path} of the pair-aware measures (docs/summary.md)."""
+    out = {f"robust_{k}": ("pair_robust", "vs_conditional", k) for k in ROBUST}
+    if marginal:
+        out.update({f"marginal_robust_{k}": ("pair_robust", "vs_marginal", k) for k in MARGINAL_ROBUST})
+    out.update({f"strat_{k}": ("pair_stratified", "vs_conditional", k) for k in ESTIMATOR + ("rejection",)})
+    if marginal:
+        out.update({f"marginal_strat_{k}": ("pair_stratified", "vs_marginal", k) for k in ESTIMATOR})
+    return out
+
+
+def pair_measures(v: dict, conditional_log_hr, marginal_log_hr, alpha, clusters) -> dict:
+    """The pair-aware measures of one condition: the robust CI of the same log HR (its ModSE,
+    coverage, rejection) and the stratified estimate's estimator measures, against the same truths."""
+    c = clusters
+    est, se = v["log_hr"], v["log_hr_se_robust"]
+    lo, hi = np.log(v["hr_ci_low_robust"]), np.log(v["hr_ci_high_robust"])
+    out = {}
+    for prefix, truth, p, keep in (("robust_", conditional_log_hr, v["hr_p_robust"], ROBUST),
+                                   ("marginal_robust_", marginal_log_hr, None, MARGINAL_ROBUST)):
+        if truth is not None:
+            ms = estimator_measures(est, se, truth, lo, hi, p, alpha, prefix=prefix, clusters=c)
+            out.update({prefix + k: ms[prefix + k] for k in keep if prefix + k in ms})
+    est, se = v["log_hr_strat"], v["log_hr_strat_se"]
+    lo, hi = np.log(v["hr_strat_ci_low"]), np.log(v["hr_strat_ci_high"])
+    out.update(estimator_measures(est, se, conditional_log_hr, lo, hi, v["hr_strat_p"], alpha, prefix="strat_",
+                                  clusters=c))
+    if marginal_log_hr is not None:
+        out.update(estimator_measures(est, se, marginal_log_hr, lo, hi, prefix="marginal_strat_", clusters=c))
+    return out
+
+
+def measure_paths(marginal: bool, status_fields, pair: bool = False) -> dict:
     """{measure name in the Dataset: its path in the JSON summary}, in the Dataset's order."""
     out = {k: ("vs_conditional", k) for k in ESTIMATOR + ("rejection",)}
     if marginal:
@@ -42,6 +80,8 @@ def measure_paths(marginal: bool, status_fields) -> dict:
         out[k] = (k,)
     for f in status_fields:
         out.update({f"{f}={r}": ("status_shares", f, r) for r in STATUS_NAMES.values()})
+    if pair:
+        out.update(pair_paths(marginal))
     return out
 
 
@@ -117,6 +157,8 @@ def condition_measures(v: dict, conditional_log_hr: float, marginal_log_hr: floa
     for f in status_fields:
         for code, reason in STATUS_NAMES.items():
             out[f"{f}={reason}"] = proportion(v[f] == code, f"{f}={reason}", c)
+    if "log_hr_strat" in v:
+        out.update(pair_measures(v, conditional_log_hr, marginal_log_hr, alpha, c))
     return out
 
 
@@ -169,7 +211,8 @@ def summarize(store):
     from simkit.runner.store import open_results, read_status
     st = read_status(store)
     status_fields = [f for f in st["attrs"]["fields"] if f.endswith("_status")]
-    src = open_results(store, variables=FIELDS + status_fields)
+    fields = FIELDS + (PAIR_FIELDS if set(PAIR_FIELDS) <= set(st["attrs"]["fields"]) else [])
+    src = open_results(store, variables=fields + status_fields)
     attrs = st["attrs"]
     nc, nr = int(attrs["n_conditions"]), int(attrs["n_replicates"])
     truths = attrs.get("truth")
@@ -179,9 +222,9 @@ def summarize(store):
         drawn = flat(open_results(store, variables=["prior_hr"]), "prior_hr").astype(np.float64)
         cond_lhr = list(np.log(drawn))
     alpha = float(attrs.get("alpha", 0.05))
-    paths = measure_paths(bool(truths), status_fields)
+    paths = measure_paths(bool(truths), status_fields, fields != FIELDS)
     names = list(paths)
-    data = {f: flat(src, f).astype(np.float64) for f in FIELDS + status_fields}
+    data = {f: flat(src, f).astype(np.float64) for f in fields + status_fields}
     est = np.full((nc, len(names)), np.nan)
     mcse = np.full((nc, len(names)), np.nan)
     n = np.zeros((nc, len(names)), dtype=np.int64)
@@ -250,7 +293,8 @@ def measure(ds, name: str, c: int | None = None) -> Measure:
 def to_json(ds) -> dict:
     """The nested dict of `simkit summarize --json` (keys as before the Dataset, plus `status_shares`)."""
     nc = ds["condition"].size
-    paths = measure_paths("marginal_bias" in ds["measure"].values, _status_fields(ds))
+    paths = measure_paths("marginal_bias" in ds["measure"].values, _status_fields(ds),
+                          "strat_bias" in ds["measure"].values)
     names = list(ds["measure"].values)
     est, mcse, n = (flat(ds, v) for v in ("estimate", "mcse", "n"))
     keys = ds.attrs["condition_coords"]
@@ -263,10 +307,9 @@ def to_json(ds) -> dict:
         row = {"condition": c, "coords": {k: v[c].item() for k, v in coord_vals.items()},
                "mcse_note": str(notes[c]), "n_replicates": int(ds.attrs["n_replicates"]),
                "vs_conditional": {}, "truth": {k: v[c].item() for k, v in truth.items()}}
-        any_finite = n[c, names.index("bias")] > 0
         for j, name in enumerate(names):
             path = paths[name]
-            if path[-1] == "be_coverage" and not any_finite:
+            if path[-1] == "be_coverage" and n[c, j] == 0:
                 continue  # as before: no bias-eliminated coverage without a finite estimate
             d = row
             for p in path[:-1]:
