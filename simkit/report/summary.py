@@ -4,9 +4,9 @@
 measures of simkit.report.measures (each with its Monte Carlo SE and the n of
 replicates it rests on) of the seed design's estimates: the log HR against the
 estimand the analysis targets (`ESTIMANDS`; by default the marginal HR under the
-design's own follow-up) and, in families named by their estimand, against each truth
-the store has (conditional, marginal without censoring, marginal under follow-up); HR quantiles, rejection rates, mean response
-classes, P(a result as extreme as the paper's), the match rate, and the share of
+design's own follow-up) and, in families named by their estimand, against each
+truth the store has (conditional, marginal without censoring, marginal under
+follow-up); HR quantiles, rejection rates, mean response classes, P(a result as extreme as the paper's), the match rate, and the share of
 each status code of every `*_status` field.  Layout: docs/summary.md.
 
 `to_json(ds)` turns it into the nested dict of `simkit summarize --json`.
