@@ -87,9 +87,10 @@ def test_followup_truth_is_the_censored_twin_fit_and_the_horizons_are_their_defi
     assert eff["rmst_difference_3y"] == pytest.approx(np.mean(np.minimum(t1, hor) - np.minimum(t0, hor)))
     assert eff["survival_difference_2y"] == pytest.approx(np.mean(t1 > 2 * 365.25) - np.mean(t0 > 2 * 365.25))
     assert eff["rmst_difference_3y"] > 0 and eff["survival_difference_2y"] > 0
-    # 6-month change: the latent totals; -6 x rate_change where the floor at 0 points does not bind
+    # 6-month change: the latent totals; about -6 x rate_change (the course of decline scales the time
+    # progressed in those 6 months around 6, and the floor at 0 points can bind)
     assert eff["change_difference_6m"] == pytest.approx(np.mean(tr.data[:, H.TC_TRUE_6] - tr.twin[:, H.TC_TRUE_6]))
-    assert 1.5 < eff["change_difference_6m"] <= 1.8 + 1e-9
+    assert 0.8 * 1.8 < eff["change_difference_6m"] < 1.2 * 1.8
     assert eff["slope_difference"] == pytest.approx(eff["change_difference_6m"] / 6)
 
 
@@ -175,3 +176,12 @@ def test_stale_memo_values_without_the_new_keys_are_not_served(tmp_path, monkeyp
     assert memo.memo("truth", (th, 2_000, study.seed), lambda: None) == stale      # it is on disk
     got = grid.truths(study, n=2_000)[0]
     assert set(NEW_KEYS) <= set(got) and got["marginal_hr"] != 0.6
+
+
+def test_bench_truth_runs(tmp_path):
+    import sys
+    from pathlib import Path
+    sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "benchmarks"))
+    import bench_truth
+    rows = bench_truth.main(["--n", "2000", "--repeats", "1", "--results-dir", str(tmp_path)])
+    assert rows[0]["n"] == 2000 and rows[0]["after_best_s"] > 0 and (tmp_path / "bench_truth.json").exists()
