@@ -14,7 +14,7 @@ The public API (imported on first use, so `import simkit` stays instant):
     load_study(path)               a scenario file with its grid of conditions
     run(scenario, out)             run a scenario into a resumable Zarr store -> RunInfo
     open_results(store)            the store as an xarray Dataset with named dims
-    summarize(store)               performance measures with Monte Carlo SEs
+    summarize(store, estimand=None) performance measures with Monte Carlo SEs (against followup_marginal)
     run_replicates(theta, design, seed, condition, start, stop)   rows of replicates in memory
     replicate_data(theta, design, seed, condition, k)             one replicate laid open
     build_theta(params)            the world's parameter vector; true_effects(theta) its truth

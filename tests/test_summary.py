@@ -34,8 +34,16 @@ def test_every_value_of_the_old_dict_summary_is_in_the_dataset(stores, which):
     old = old_summarize_store(stores[which])
     new = to_json(summarize(stores[which]))
     shares = [c.pop("status_shares") for c in new["conditions"]]
+    # issue 14: the headline measures and the estimand they judge against are new keys; the rest
+    # (vs_conditional, vs_marginal, ...) is as before
+    assert [new.pop(k) for k in ("estimand", "estimand_description", "estimand_note")][::2] == \
+        ["followup_marginal", ""]
+    for c in new["conditions"]:
+        assert c.pop("estimand") == "followup_marginal"
+        assert c.pop("vs_estimand") == c.pop("vs_followup_marginal")
     for c in new["conditions"]:   # added since (issue 14, tests/test_pair_cox.py)
-        assert set(c.pop("pair_robust")) == set(c.pop("pair_stratified")) == {"vs_conditional", "vs_marginal"}
+        fams = {"vs_conditional", "vs_marginal", "vs_followup_marginal"}
+        assert set(c.pop("pair_robust")) == set(c.pop("pair_stratified")) == fams
     assert new == old
     # ... and as JSON text (key order included), so `summarize --json` users see no change
     assert json.dumps(new) == json.dumps(old)
@@ -55,7 +63,11 @@ def test_layout_and_lookups(stores):
     assert "truth_marginal_log_hr" in ds.coords and ds.attrs["n_replicates"] == 12
     old = old_summarize_store(stores["grid"])["conditions"][3]
     one = ds.sel(treatment_hr=0.5, caliper=1.0)
-    assert measure(one, "bias").to_dict() == old["vs_conditional"]["bias"]
+    assert measure(one, "conditional_bias").to_dict() == old["vs_conditional"]["bias"]
+    # the headline bias is against the marginal HR under the design's follow-up (issue 14)
+    fu = one["truth_marginal_log_hr_followup"].item()
+    assert measure(one, "bias").estimate == pytest.approx(
+        measure(one, "conditional_bias").estimate + np.log(0.5) - fu, abs=1e-12)
     assert measure(ds, "hr_q0.5", c=3).to_dict() == old["hr_quantiles"]["q0.5"]
     # n_valid: replicates with a finite log HR, what the bias rests on
     np.testing.assert_array_equal(ds["n_valid"].values, ds["n"].sel(measure="bias").values)

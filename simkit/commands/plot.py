@@ -9,9 +9,12 @@ def register(p):
     p.add_argument("--kind", required=True, choices=("zip", "nested-loop", "hist", "priors"), help="which plot")
     p.add_argument("--out", required=True, metavar="FILE.png", help="image to write")
     p.add_argument("--measure", default="rejection",
-                   help="nested-loop: rejection, bias, bias_marginal, coverage, empirical_se, mse, p_extreme, match_rate")
-    p.add_argument("--truth", default="conditional", choices=("conditional", "marginal"),
-                   help="zip: the true log HR the intervals are judged against")
+                   help="nested-loop: rejection, bias, bias_conditional, bias_marginal, bias_followup, coverage, "
+                        "empirical_se, mse, p_extreme, match_rate (bias and coverage: against the summary's "
+                        "default estimand, the marginal HR under the design's follow-up)")
+    p.add_argument("--truth", default=None, choices=("followup_marginal", "marginal", "conditional"),
+                   help="zip: the true log HR the intervals are judged against (default: the summary's estimand, "
+                        "followup_marginal when the store has it)")
     p.add_argument("--condition", type=int, nargs="+", metavar="C", help="zip/hist: which conditions (default: up to 12)")
     return run
 

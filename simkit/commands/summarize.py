@@ -11,6 +11,12 @@ def register(p):
                    help="a store written by `simkit run`, or a CSV with one row per replicate (x method x "
                         "condition): the measures of simkit.report.measures.simsum (docs/summary.md)")
     p.add_argument("--json", action="store_true", help="print JSON")
+    p.add_argument("--estimand", metavar="E",
+                   help="a store: what bias, coverage and MSE of the log HR are measured against: followup_marginal "
+                        "(default: the marginal HR under the design's own follow-up, from counterfactual twins), "
+                        "marginal (the same without censoring) or conditional (the scenario's treatment.hr); "
+                        "every estimand also has its own measures (conditional_bias, marginal_bias, "
+                        "followup_marginal_bias, ...)")
     g = p.add_argument_group("a CSV table (like rsimsum::simsum)")
     g.add_argument("--estimate", metavar="COL", help="column of point estimates (required for a CSV)")
     g.add_argument("--true", metavar="VALUE|COL", help="the true value: a number or a column (required for a CSV)")
@@ -34,33 +40,60 @@ def _m(d, digits=3):
     return f"{e:.{digits}g} ({s:.1g})" if s is not None else f"{e:.{digits}g}"
 
 
+LABELS = {"followup_marginal": "marginal under follow-up", "marginal": "marginal, no censoring",
+          "conditional": "conditional"}
+
+
+def _truth_line(t) -> str:
+    parts = [f"conditional log HR {t['conditional_log_hr']:.3f}"]
+    if t.get("marginal_log_hr") is not None:
+        parts.append(f"marginal log HR {t['marginal_log_hr']:.3f} (no censoring)")
+    if t.get("marginal_log_hr_followup") is not None:
+        parts.append(f"{t['marginal_log_hr_followup']:.3f} (under the design's follow-up)")
+    line = "  truth: " + ", ".join(parts)
+    if t.get("rmst_difference_3y") is not None:
+        line += (f"\n  true fixed-horizon effects (treated - untreated): RMST to 3 years "
+                 f"{t['rmst_difference_3y']:.1f} days, survival at 2 years {t['survival_difference_2y']:.3f}, "
+                 f"6-month ALSFRS-R change {t['change_difference_6m']:.2f} points")
+    return line
+
+
 def render(summary) -> str:
+    est = summary.get("estimand", "conditional")
     lines = [f"{summary['store']}: seed {summary['seed']}, {summary['replicates']} replicates per condition, "
-             f"alpha {summary['alpha']}", "estimate (Monte Carlo SE); log HR measures against the true log HR", ""]
+             f"alpha {summary['alpha']}",
+             f"estimate (Monte Carlo SE); bias, coverage and MSE of the log HR against the estimand {est}: "
+             f"{summary.get('estimand_description', '')} (--estimand)"]
+    if summary.get("estimand_note"):
+        lines.append(f"note: {summary['estimand_note']}")
+    lines.append("")
     for c in summary["conditions"]:
         coords = ", ".join(f"{k}={v}" for k, v in c["coords"].items()) or "the scenario"
-        t = c["truth"]
         lines.append(f"condition {c['condition']}: {coords}")
-        tm = t.get("marginal_log_hr")
-        lines.append(f"  truth: conditional log HR {t['conditional_log_hr']:.3f}"
-                     + (f", marginal log HR {tm:.3f}" if tm is not None else ""))
-        vc = c["vs_conditional"]
+        lines.append(_truth_line(c["truth"]))
+        vc, ve = c["vs_conditional"], c.get("vs_estimand", c["vs_conditional"])
         lines.append(f"  HR median {_m(c['hr_quantiles']['q0.5'])}, 95% range "
                      f"{_m(c['hr_quantiles']['q0.025'])} to {_m(c['hr_quantiles']['q0.975'])}")
-        lines.append(f"  bias of log HR {_m(vc['bias'])}, empirical SE {_m(vc['empirical_se'])}, "
-                     f"model SE {_m(vc['model_se'])}, MSE {_m(vc['mse'])}")
-        lines.append(f"  coverage {_m(vc.get('coverage'))}, rejection (Cox Wald) {_m(vc.get('rejection'))}, "
+        lines.append(f"  vs {LABELS[est]} truth ({est}): bias of log HR {_m(ve['bias'])}, empirical SE "
+                     f"{_m(ve['empirical_se'])}, model SE {_m(ve['model_se'])}, MSE {_m(ve['mse'])}, "
+                     f"coverage {_m(ve.get('coverage'))}")
+        lines.append(f"  rejection (Cox Wald) {_m(vc.get('rejection'))}, "
                      f"smallest of 5 tests {_m(c['rejection_min_of_5_tests'])}")
-        if "vs_marginal" in c:
-            vm = c["vs_marginal"]
-            lines.append(f"  vs marginal truth: bias {_m(vm['bias'])}, coverage {_m(vm.get('coverage'))}")
+        others = [f"{LABELS[f]} bias {_m(c[f'vs_{f}']['bias'])}, coverage {_m(c[f'vs_{f}'].get('coverage'))}"
+                  for f in ("conditional", "marginal", "followup_marginal") if f != est and f"vs_{f}" in c]
+        if others:
+            lines.append("  vs the other truths: " + "; ".join(others))
         if "pair_robust" in c:
-            pr, ps = c["pair_robust"]["vs_conditional"], c["pair_stratified"]["vs_conditional"]
-            lines.append(f"  robust SE (clustered on pair) {_m(pr['model_se'])}, its coverage "
-                         f"{_m(pr.get('coverage'))}, rejection {_m(pr.get('rejection'))}")
-            lines.append(f"  stratified by pair: bias {_m(ps['bias'])}, empirical SE {_m(ps['empirical_se'])}, "
-                         f"model SE {_m(ps['model_se'])}, coverage {_m(ps.get('coverage'))}, "
-                         f"rejection {_m(ps.get('rejection'))}")
+            # the robust SE and the stratified fit: coverage against the chosen estimand where the
+            # store has it, the model SE and rejection (no truth) from the conditional family
+            pr, ps = c["pair_robust"], c["pair_stratified"]
+            prc, psc = pr["vs_conditional"], ps["vs_conditional"]
+            pre, pse = pr.get(f"vs_{est}", prc), ps.get(f"vs_{est}", psc)
+            lines.append(f"  robust SE (clustered on pair) {_m(prc['model_se'])}, its coverage vs {est} "
+                         f"{_m(pre.get('coverage'))}, rejection {_m(prc.get('rejection'))}")
+            lines.append(f"  stratified by pair: bias vs {est} {_m(pse['bias'])}, empirical SE "
+                         f"{_m(psc['empirical_se'])}, model SE {_m(psc['model_se'])}, coverage vs {est} "
+                         f"{_m(pse.get('coverage'))}, rejection {_m(psc.get('rejection'))}")
         mc = c["mean_classes"]
         lines.append(f"  classes decreased / no change / increased: {_m(mc['n_decreased'])} / "
                      f"{_m(mc['n_no_change'])} / {_m(mc['n_increased'])}")
@@ -154,12 +187,18 @@ def run(args):
     from simkit.commands import print_json
     from simkit.errors import InputError
     from simkit.report.summary import summarize, to_json
+    from simkit.report.summary import ESTIMANDS
+    if args.estimand is not None and args.estimand not in ESTIMANDS:
+        raise InputError("--estimand", f"expected one of {', '.join(ESTIMANDS)}, got {args.estimand!r}")
     if _is_table(args.store):
+        if args.estimand is not None:
+            raise InputError("--estimand", f"only for a store written by `simkit run`; for a CSV table "
+                                           f"({args.store}) give the truth with --true")
         return _run_table(args)
     used = [f for f in TABLE_FLAGS if getattr(args, f) is not None]
     if used:
         raise InputError(f"--{used[0]}", f"only for a CSV table; {args.store} is not a .csv file")
-    s = to_json(summarize(args.store))
+    s = to_json(summarize(args.store, estimand=args.estimand))
     if args.json:
         print_json(s)
     else:

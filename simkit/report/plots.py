@@ -117,12 +117,14 @@ def _panels(n):
 
 
 def _truth_of(attrs, c, which):
-    if which == "marginal":
+    if which in ("marginal", "followup_marginal"):
+        key = "marginal_log_hr" if which == "marginal" else "marginal_log_hr_followup"
         t = attrs.get("truth")
-        if not t:
+        if not t or key not in t[c]:
             from simkit.errors import InputError
-            raise InputError("--truth", "this store has no marginal truth; use --truth conditional")
-        return t[c]["marginal_log_hr"]
+            raise InputError("--truth", f"this store has no {which} truth ({key}); use --truth conditional"
+                                        + (" or marginal" if t else ""))
+        return t[c][key]
     return attrs["conditional_log_hr"][c]
 
 
@@ -137,16 +139,18 @@ def _conditions(attrs, only):
     return list(only)
 
 
-def zip_plot(store, out, truth="conditional", conditions=None, summary=None):
+def zip_plot(store, out, truth=None, conditions=None, summary=None):
     """Zip plot (Morris, White & Crowther 2019): the replicates' 95% CIs of the log HR ranked
-    by |z| against the truth; non-covering intervals in red, coverage with its MCSE (from the
-    store's summary Dataset: cluster-robust where replicates share registries)."""
+    by |z| against the truth (conditional, marginal or followup_marginal; None = the summary's
+    estimand); non-covering intervals in red, coverage with its MCSE (from the store's summary
+    Dataset: cluster-robust where replicates share registries)."""
     from simkit.runner.store import read_fields
     from simkit.report.summary import measure, summarize
     plt = pyplot()
     attrs, d = read_fields(store, ["log_hr", "log_hr_se", "hr_ci_low", "hr_ci_high"])
     conds = _conditions(attrs, conditions)
     summary = summarize(store) if summary is None else summary
+    truth = truth or summary.attrs.get("estimand", "conditional")
     rows, cols = _panels(len(conds))
     fig, axes = plt.subplots(rows, cols, figsize=(4.2 * cols, 3.8 * rows), squeeze=False)
     for ax, c in zip(axes.flat, conds):
@@ -164,7 +168,7 @@ def zip_plot(store, out, truth="conditional", conditions=None, summary=None):
             ax.hlines(rank[mask], lo_o[mask], hi_o[mask], color=col, lw=0.6, alpha=0.8)
         ax.axvline(th, color="black", lw=1)
         ax.axhline(95, color="grey", lw=0.8, ls="--")
-        cov = measure(summary, "coverage" if truth == "conditional" else "marginal_coverage", c=c)
+        cov = measure(summary, f"{truth}_coverage", c=c)
         ax.set_title(f"{_cond_label({k: v[c] for k, v in attrs['condition_coords'].items()}, c)}\n"
                      f"coverage {cov.estimate:.3f} (MCSE {cov.mcse:.3f}), n={cov.n}", fontsize=8.5)
         ax.set_xlabel(f"95% CI of log HR ({truth} truth {th:.2f} marked)")
@@ -282,9 +286,11 @@ def prior_plot(store, out, condition=0):
 # nested-loop plot: --measure -> (measure of simkit.report.summary, axis label)
 NESTED_MEASURES = {
     "rejection": ("rejection", "rejection rate of the Cox Wald test"),
-    "bias": ("bias", "bias of log HR (vs conditional truth)"),
-    "bias_marginal": ("marginal_bias", "bias of log HR (vs marginal truth)"),
-    "coverage": ("coverage", "coverage of the 95% CI"),
+    "bias": ("bias", "bias of log HR (vs the {estimand} truth)"),
+    "bias_conditional": ("conditional_bias", "bias of log HR (vs conditional truth)"),
+    "bias_marginal": ("marginal_bias", "bias of log HR (vs marginal truth, no censoring)"),
+    "bias_followup": ("followup_marginal_bias", "bias of log HR (vs marginal truth under follow-up)"),
+    "coverage": ("coverage", "coverage of the 95% CI (of the {estimand} truth)"),
     "empirical_se": ("empirical_se", "empirical SE of log HR"),
     "mse": ("mse", "MSE of log HR"),
     "p_extreme": ("p_extreme_hr_and_p", "P(HR <= 0.30 and p <= 0.0004)"),
@@ -303,8 +309,9 @@ def nested_loop_plot(store, out, measure="rejection"):
         raise InputError("--measure", f"expected one of {', '.join(NESTED_MEASURES)}, got {measure!r}")
     name, label = NESTED_MEASURES[measure]
     ds = store if hasattr(store, "data_vars") else summarize(store)
+    label = label.format(estimand=ds.attrs.get("estimand", "conditional"))
     if name not in ds["measure"].values:
-        raise InputError("--measure", f"{measure}: this store has no {name} (no marginal truth)")
+        raise InputError("--measure", f"{measure}: this store has no {name} (no such truth)")
     sel = ds.sel(measure=name)
     vals, errs = flat(sel, "estimate"), flat(sel, "mcse")
     n_cond = vals.size

@@ -3,8 +3,10 @@
 `summarize(store)` gives, for every condition of a finished `simkit run`, the
 measures of simkit.report.measures (each with its Monte Carlo SE and the n of
 replicates it rests on) of the seed design's estimates: the log HR against the
-conditional and the marginal truth, HR quantiles, rejection rates, mean response
-classes, P(a result as extreme as the paper's), the match rate, and the share of
+estimand the analysis targets (`ESTIMANDS`; by default the marginal HR under the
+design's own follow-up) and, in families named by their estimand, against each
+truth the store has (conditional, marginal without censoring, marginal under
+follow-up); HR quantiles, rejection rates, mean response classes, P(a result as extreme as the paper's), the match rate, and the share of
 each status code of every `*_status` field.  Layout: docs/summary.md.
 
 `to_json(ds)` turns it into the nested dict of `simkit summarize --json`.
@@ -33,19 +35,38 @@ PAIR_FIELDS = ["log_hr_se_robust", "hr_ci_low_robust", "hr_ci_high_robust", "hr_
 ROBUST = ("model_se", "relative_se_error_pct", "coverage", "be_coverage", "rejection")
 MARGINAL_ROBUST = ("coverage", "be_coverage")
 
+# The estimands the design's log HR can be judged against (`simkit summarize --estimand`):
+# name -> (key of the store's attrs["truth"] entries, None = the scenario's conditional log HR;
+# what it is).  The headline measures (bias, coverage, ...) are against the chosen one, and
+# each estimand's family (<name>_bias, ...) against its own.  docs/summary.md says why.
+ESTIMANDS = {
+    "followup_marginal": ("marginal_log_hr_followup",
+                          "the marginal log HR under the design's follow-up (counterfactual twins, each pair "
+                          "censored at its treated patient's administrative censoring): what a fair study with "
+                          "this entry and follow-up targets"),
+    "marginal": ("marginal_log_hr", "the marginal log HR without censoring (counterfactual twins followed to death)"),
+    "conditional": (None, "the conditional log HR (the scenario's treatment.hr)"),
+}
+DEFAULT_ESTIMAND = "followup_marginal"
+FAMILIES = ("conditional", "marginal", "followup_marginal")     # the Dataset's order of the families
 
-def pair_paths(marginal: bool) -> dict:
-    """{measure: JSON path} of the pair-aware measures (docs/summary.md)."""
+def pair_paths(families) -> dict:
+    """{measure: JSON path} of the pair-aware measures (docs/summary.md): against the conditional
+    truth (robust_*, strat_*) and each other estimand in `families` (<estimand>_robust_*, ...)."""
+    if isinstance(families, bool):    # the former signature: marginal truth or not
+        families = ("conditional", "marginal") if families else ("conditional",)
     out = {f"robust_{k}": ("pair_robust", "vs_conditional", k) for k in ROBUST}
-    if marginal:
-        out.update({f"marginal_robust_{k}": ("pair_robust", "vs_marginal", k) for k in MARGINAL_ROBUST})
+    for f in ("marginal", "followup_marginal"):
+        if f in families:
+            out.update({f"{f}_robust_{k}": ("pair_robust", f"vs_{f}", k) for k in MARGINAL_ROBUST})
     out.update({f"strat_{k}": ("pair_stratified", "vs_conditional", k) for k in ESTIMATOR + ("rejection",)})
-    if marginal:
-        out.update({f"marginal_strat_{k}": ("pair_stratified", "vs_marginal", k) for k in ESTIMATOR})
+    for f in ("marginal", "followup_marginal"):
+        if f in families:
+            out.update({f"{f}_strat_{k}": ("pair_stratified", f"vs_{f}", k) for k in ESTIMATOR})
     return out
 
 
-def pair_measures(v: dict, conditional_log_hr, marginal_log_hr, alpha, clusters) -> dict:
+def pair_measures(v: dict, conditional_log_hr, marginal_log_hr, alpha, clusters, followup_log_hr=None) -> dict:
     """The pair-aware measures of one condition: the robust CI of the same log HR (its ModSE,
     coverage, rejection) and the stratified estimate's estimator measures, against the same truths."""
     c = clusters
@@ -53,7 +74,8 @@ def pair_measures(v: dict, conditional_log_hr, marginal_log_hr, alpha, clusters)
     lo, hi = np.log(v["hr_ci_low_robust"]), np.log(v["hr_ci_high_robust"])
     out = {}
     for prefix, truth, p, keep in (("robust_", conditional_log_hr, v["hr_p_robust"], ROBUST),
-                                   ("marginal_robust_", marginal_log_hr, None, MARGINAL_ROBUST)):
+                                   ("marginal_robust_", marginal_log_hr, None, MARGINAL_ROBUST),
+                                   ("followup_marginal_robust_", followup_log_hr, None, MARGINAL_ROBUST)):
         if truth is not None:
             ms = estimator_measures(est, se, truth, lo, hi, p, alpha, prefix=prefix, clusters=c)
             out.update({prefix + k: ms[prefix + k] for k in keep if prefix + k in ms})
@@ -61,16 +83,54 @@ def pair_measures(v: dict, conditional_log_hr, marginal_log_hr, alpha, clusters)
     lo, hi = np.log(v["hr_strat_ci_low"]), np.log(v["hr_strat_ci_high"])
     out.update(estimator_measures(est, se, conditional_log_hr, lo, hi, v["hr_strat_p"], alpha, prefix="strat_",
                                   clusters=c))
-    if marginal_log_hr is not None:
-        out.update(estimator_measures(est, se, marginal_log_hr, lo, hi, prefix="marginal_strat_", clusters=c))
+    for prefix, truth in (("marginal_strat_", marginal_log_hr), ("followup_marginal_strat_", followup_log_hr)):
+        if truth is not None:
+            out.update(estimator_measures(est, se, truth, lo, hi, prefix=prefix, clusters=c))
+    return out
+
+def available_estimands(truths) -> list:
+    """The estimands a store's attrs["truth"] (a list per condition, or None) can judge against."""
+    out = ["conditional"]
+    if truths:
+        out += [e for e in ("marginal", "followup_marginal") if all(ESTIMANDS[e][0] in t for t in truths)]
     return out
 
 
-def measure_paths(marginal: bool, status_fields, pair: bool = False) -> dict:
-    """{measure name in the Dataset: its path in the JSON summary}, in the Dataset's order."""
-    out = {k: ("vs_conditional", k) for k in ESTIMATOR + ("rejection",)}
-    if marginal:
-        out.update({f"marginal_{k}": ("vs_marginal", k) for k in ESTIMATOR})
+def choose_estimand(requested, truths, truth_note: str = "") -> tuple:
+    """(estimand, note): the requested one, or by default the first of followup_marginal, marginal,
+    conditional that the store has, with a note saying why when it is not the default.  An
+    unknown or unavailable request is an InputError naming --estimand."""
+    from simkit.errors import InputError
+    have = available_estimands(truths)
+    why = (truth_note or "the store has no counterfactual truth") if not truths else \
+        "the store's truth was computed before the follow-up estimand existed (re-run the scenario into a new store)"
+    if requested is None:
+        chosen = next(e for e in ("followup_marginal", "marginal", "conditional") if e in have)
+        note = "" if chosen == DEFAULT_ESTIMAND else (
+            f"no marginal truth under the design's follow-up: {why}; bias and coverage are against {chosen}")
+        return chosen, note
+    if requested not in ESTIMANDS:
+        raise InputError("--estimand", f"expected one of {', '.join(ESTIMANDS)}, got {requested!r}")
+    if requested not in have:
+        raise InputError("--estimand", f"{requested}: this store has no such truth ({why}); "
+                                       f"available: {', '.join(have)}")
+    return requested, ""
+
+
+def measure_paths(families, status_fields, pair: bool = False) -> dict:
+    """{measure name in the Dataset: its path in the JSON summary}, in the Dataset's order.
+
+    families: the estimands with a truth in the store (FAMILIES order); the headline
+    measures are under "vs_estimand", each family under "vs_<estimand>" (the
+    conditional one keeps "vs_conditional" with the Cox test's rejection rate)."""
+    if isinstance(families, bool):    # the former signature: marginal truth or not
+        families = ("conditional", "marginal") if families else ("conditional",)
+    out = {k: ("vs_estimand", k) for k in ESTIMATOR}
+    out.update({f"conditional_{k}": ("vs_conditional", k) for k in ESTIMATOR})
+    out["rejection"] = ("vs_conditional", "rejection")
+    for f in FAMILIES[1:]:
+        if f in families:
+            out.update({f"{f}_{k}": (f"vs_{f}", k) for k in ESTIMATOR})
     out.update({f"hr_q{q:g}": ("hr_quantiles", f"q{q:g}") for q in HR_QUANTILES})
     out["rejection_min_of_5_tests"] = ("rejection_min_of_5_tests",)
     out["rejection_any_subgroup"] = ("rejection_any_subgroup",)
@@ -81,7 +141,7 @@ def measure_paths(marginal: bool, status_fields, pair: bool = False) -> dict:
     for f in status_fields:
         out.update({f"{f}={r}": ("status_shares", f, r) for r in STATUS_NAMES.values()})
     if pair:
-        out.update(pair_paths(marginal))
+        out.update(pair_paths(families))
     return out
 
 
@@ -118,19 +178,27 @@ def extreme_definitions() -> dict:
 
 
 def condition_measures(v: dict, conditional_log_hr: float, marginal_log_hr: float | None, alpha: float = 0.05,
-                       clusters=None, status_fields=()) -> dict:
+                       clusters=None, status_fields=(), followup_log_hr: float | None = None,
+                       estimand: str = "conditional") -> dict:
     """{measure name: Measure} of one condition from its per-replicate arrays `v` (field -> array).
 
-    clusters: one label per replicate for replicates that share a registry (MCSEs are
-    then cluster-robust), or None for independent replicates."""
+    The headline estimator measures (bias, coverage, ...) are against `estimand` (ESTIMANDS),
+    each estimand's family (conditional_*, marginal_*, followup_marginal_*) against its truth
+    when given.  clusters: one label per replicate for replicates that share a registry (MCSEs
+    are then cluster-robust), or None for independent replicates."""
     s, p = _paper()
     c = clusters
     est, se = v["log_hr"], v["log_hr_se"]
     lo, hi = np.log(v["hr_ci_low"]), np.log(v["hr_ci_high"])
-    out = dict(estimator_measures(est, se, conditional_log_hr, lo, hi, v["hr_p"], alpha, clusters=c))
-    if marginal_log_hr is not None:
-        out.update({f"marginal_{k}": m for k, m in
-                    estimator_measures(est, se, marginal_log_hr, lo, hi, clusters=c).items()})
+    cond = estimator_measures(est, se, conditional_log_hr, lo, hi, v["hr_p"], alpha, clusters=c)
+    fam = {"conditional": {k: m for k, m in cond.items() if k != "rejection"}}
+    for name, t in (("marginal", marginal_log_hr), ("followup_marginal", followup_log_hr)):
+        if t is not None:
+            fam[name] = estimator_measures(est, se, t, lo, hi, clusters=c)
+    out = dict(fam[estimand])
+    out["rejection"] = cond["rejection"]          # the Cox Wald test: no truth enters
+    for name, ms in fam.items():
+        out.update({f"{name}_{k}": m for k, m in ms.items()})
     hr = v["hr"]
     out.update({f"hr_q{q:g}": quantile(hr, q, clusters=c) for q in HR_QUANTILES})
     out["rejection_min_of_5_tests"] = rejection(v["min_survival_p"], alpha, "rejection_min5", c)
@@ -158,7 +226,7 @@ def condition_measures(v: dict, conditional_log_hr: float, marginal_log_hr: floa
         for code, reason in STATUS_NAMES.items():
             out[f"{f}={reason}"] = proportion(v[f] == code, f"{f}={reason}", c)
     if "log_hr_strat" in v:
-        out.update(pair_measures(v, conditional_log_hr, marginal_log_hr, alpha, c))
+        out.update(pair_measures(v, conditional_log_hr, marginal_log_hr, alpha, c, followup_log_hr))
     return out
 
 
@@ -195,8 +263,13 @@ def flat(ds, name):
     return a.values.reshape((ds["condition"].size,) + a.shape[len(cd):])
 
 
-def summarize(store):
+def summarize(store, estimand: str | None = None):
     """Performance of a finished `simkit run` store as an xarray.Dataset.
+
+    estimand: what the headline measures (bias, coverage, mse, ...) judge the log HR against,
+    one of ESTIMANDS; None = followup_marginal when the store's truth has it, else the best
+    it has (a store written before the follow-up truth: marginal), with a note in
+    attrs["estimand_note"].  attrs["estimand"] names the one used.
 
     Dims: the grid's parameters (as identifiers, the scenario's dotted key in each dim's
     attrs["key"]) or `condition` for explicit rows, then `measure`.  Variables: `estimate`,
@@ -222,7 +295,9 @@ def summarize(store):
         drawn = flat(open_results(store, variables=["prior_hr"]), "prior_hr").astype(np.float64)
         cond_lhr = list(np.log(drawn))
     alpha = float(attrs.get("alpha", 0.05))
-    paths = measure_paths(bool(truths), status_fields, fields != FIELDS)
+    chosen, estimand_note = choose_estimand(estimand, truths, attrs.get("truth_note", ""))
+    families = [f for f in FAMILIES if f in available_estimands(truths)]
+    paths = measure_paths(families, status_fields, fields != FIELDS)
     names = list(paths)
     data = {f: flat(src, f).astype(np.float64) for f in fields + status_fields}
     est = np.full((nc, len(names)), np.nan)
@@ -233,7 +308,10 @@ def summarize(store):
         clusters, note = registry_clusters(attrs, c, nr)
         notes.append(note)
         ms = condition_measures({f: a[c] for f, a in data.items()}, cond_lhr[c],
-                                truths[c]["marginal_log_hr"] if truths else None, alpha, clusters, status_fields)
+                                truths[c]["marginal_log_hr"] if truths else None, alpha, clusters, status_fields,
+                                followup_log_hr=(truths[c][ESTIMANDS["followup_marginal"][0]]
+                                                 if "followup_marginal" in families else None),
+                                estimand=chosen)
         for j, k in enumerate(names):
             if k in ms:  # be_coverage is absent when no estimate is finite
                 est[c, j], mcse[c, j], n[c, j] = ms[k].estimate, ms[k].mcse, ms[k].n
@@ -265,8 +343,12 @@ def summarize(store):
     ds["definition"].attrs["long_name"] = ("what a p_extreme_* measure counts as 'as extreme as the paper' "
                                            "(empty for the other measures)")
     ds["conditional_log_hr"].attrs["long_name"] = "true conditional log HR (the scenario's treatment.hr)"
+    from simkit.world.truth import TRUTH_DOCS
     for k in truth_keys:
-        ds[f"truth_{k}"].attrs["long_name"] = f"true {k} (truth.true_effects: counterfactual twins)"
+        unit, meaning = TRUTH_DOCS.get(k, ("", k))
+        ds[f"truth_{k}"].attrs["long_name"] = f"true {meaning} (truth.true_effects: counterfactual twins)"
+        if unit:
+            ds[f"truth_{k}"].attrs["units"] = unit
     keys = list(attrs["condition_coords"])
     ds = ds.rename({k: identifier(k) for k in keys if identifier(k) != k})
     for k in keys:
@@ -274,8 +356,17 @@ def summarize(store):
     ds.attrs.update({"store": str(store), "seed": attrs.get("seed"), "replicates": attrs.get("replicates"),
                      "n_replicates": nr, "alpha": alpha, "condition_coords": [identifier(k) for k in keys],
                      "truth_keys": truth_keys,
-                     "truth": "log HR measures against conditional_log_hr (the scenario's HR) and, measures "
-                              "named marginal_*, against truth_marginal_log_hr",
+                     "estimand": chosen, "estimand_description": ESTIMANDS[chosen][1],
+                     "estimand_truth": ("conditional_log_hr" if ESTIMANDS[chosen][0] is None
+                                        else f"truth_{ESTIMANDS[chosen][0]}"),
+                     "estimand_note": estimand_note, "estimands": families,
+                     "truth": (f"bias, relative_bias, mse, coverage, ... against {chosen} ("
+                               + ("conditional_log_hr" if ESTIMANDS[chosen][0] is None
+                                  else f"truth_{ESTIMANDS[chosen][0]}")
+                               + "); conditional_* against conditional_log_hr"
+                               + ("; marginal_* against truth_marginal_log_hr" if "marginal" in families else "")
+                               + ("; followup_marginal_* against truth_marginal_log_hr_followup"
+                                  if "followup_marginal" in families else "")),
                      "reference": "Morris, White & Crowther (2019) Stat Med 38:2074, Table 6"})
     return ds
 
@@ -293,8 +384,9 @@ def measure(ds, name: str, c: int | None = None) -> Measure:
 def to_json(ds) -> dict:
     """The nested dict of `simkit summarize --json` (keys as before the Dataset, plus `status_shares`)."""
     nc = ds["condition"].size
-    paths = measure_paths("marginal_bias" in ds["measure"].values, _status_fields(ds),
-                          "strat_bias" in ds["measure"].values)
+    estimand = ds.attrs.get("estimand", "conditional")
+    families = ds.attrs.get("estimands") or [f for f in FAMILIES if f"{f}_bias" in ds["measure"].values]
+    paths = measure_paths(families, _status_fields(ds), "strat_bias" in ds["measure"].values)
     names = list(ds["measure"].values)
     est, mcse, n = (flat(ds, v) for v in ("estimate", "mcse", "n"))
     keys = ds.attrs["condition_coords"]
@@ -306,7 +398,8 @@ def to_json(ds) -> dict:
     for c in range(nc):
         row = {"condition": c, "coords": {k: v[c].item() for k, v in coord_vals.items()},
                "mcse_note": str(notes[c]), "n_replicates": int(ds.attrs["n_replicates"]),
-               "vs_conditional": {}, "truth": {k: v[c].item() for k, v in truth.items()}}
+               "estimand": estimand, "vs_estimand": {}, "vs_conditional": {},
+               "truth": {k: v[c].item() for k, v in truth.items()}}
         for j, name in enumerate(names):
             path = paths[name]
             if path[-1] == "be_coverage" and n[c, j] == 0:
@@ -317,7 +410,9 @@ def to_json(ds) -> dict:
             d[path[-1]] = Measure(name, est[c, j], mcse[c, j], n[c, j]).to_dict()
         rows.append(row)
     return {"store": ds.attrs["store"], "seed": ds.attrs["seed"], "replicates": ds.attrs["replicates"],
-            "alpha": ds.attrs["alpha"], "conditions": rows}
+            "alpha": ds.attrs["alpha"], "estimand": estimand,
+            "estimand_description": ds.attrs.get("estimand_description", ESTIMANDS[estimand][1]),
+            "estimand_note": ds.attrs.get("estimand_note", ""), "conditions": rows}
 
 
 def _status_fields(ds):

@@ -334,15 +334,16 @@ def versions() -> dict:
 def truths(study: Study, n: int = 100_000) -> list[dict]:
     """The true effects of each condition (counterfactual twins): truth.true_effects."""
     from simkit.world.memo import memo
-    from simkit.world.truth import true_effects
+    from simkit.world.truth import TRUTH_VERSION, true_effects
     cache = {}   # conditions that differ only in the design share the world, hence the truth
     out = []
     for c in study.conditions:
         th = c.scenario.theta()
         k = th.tobytes()
         if k not in cache:
-            # read back from disk when this world ran before (simkit/world/memo.py)
-            cache[k] = memo("truth", (th, n, study.seed),
+            # read back from disk when this world ran before (simkit/world/memo.py); the
+            # version keeps a value stored before the truth's keys changed from being read
+            cache[k] = memo("truth", (th, n, study.seed, TRUTH_VERSION),
                             functools.partial(true_effects, th, n=n, seed=study.seed))
         out.append(cache[k])
     return out
