@@ -433,7 +433,7 @@ def run_inference(paper_path, scenario=None, reps=DEFAULT_REPS, out="infer-out",
     particles = SQ.DEFAULT_PARTICLES if particles is None else particles
     budget = SQ.DEFAULT_BUDGET if budget is None else budget
     predictive = SQ.PREDICTIVE_DRAWS if predictive is None else predictive
-    for flag, v, lo in (("--runs", runs, 2), ("--particles", particles, 50), ("--budget", budget, 0),
+    for flag, v, lo in (("--runs", runs, 2), ("--particles", particles, 10), ("--budget", budget, 0),
                         ("--predictive", predictive, 0)):
         if isinstance(v, bool) or not isinstance(v, int) or v < lo:
             raise InputError(flag, f"expected a whole number >= {lo}, got {v!r}")
