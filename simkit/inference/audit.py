@@ -52,7 +52,7 @@ def section(out: Path, reps: int, jobs, progress, log):
                     f"{res['p_true_hr_ge_0_9']:.3f} (prior {res['prior_p_true_hr_ge_0_9']:.3f})"]
     sec.text(f"Every number the paper prints that a simulated study also reports (the paper file "
              f"`papers/barczewska2020.toml`: {len(paper.numbers)} numbers, {len(paper.evidence())} fitted as "
-             f"evidence, the others checked) against {res['n_simulations']:,} simulated studies whose true HR and "
+             f"evidence, the others checked) against {res['n_reference']:,} simulated studies whose true HR and "
              f"bias magnitudes are drawn from the priors of `seed-priors.toml` and a log-uniform prior on the true "
              f"HR from 0.2 to 2 (docs/inference.md), then {res['smc']['simulations_after_table']:,} more in "
              f"{runs} independent SMC runs of {particles} particles (effective sample size of the pooled "
