@@ -51,7 +51,8 @@ EFFECT_PRIORS = {
 MEDIAN_FIELDS = ("median_days_treated", "median_days_reference")
 METHOD_TEXT = {
     "smc": "sequential Monte Carlo ABC (adaptive SMC-ABC, Del Moral et al. 2012, with Drovandi & Pettitt's 2011 "
-           "replenishment moves) in independent runs, each from its part of the reference table, on the distance of the "
+           "replenishment moves) in independent runs, each from its part of the reference table, on the distance of "
+           "the "
            "summaries' linear projections onto the parameters (Fearnhead & Prangle 2012), regression-adjusted "
            "(Beaumont et al. 2002)",
     "rejection": "rejection ABC (the baseline): the closest quantile of the reference table on the distance of "

@@ -1,21 +1,22 @@
 """`simkit infer --method smc` (the default): sequential Monte Carlo ABC in independent runs.
 
 1. The prior reference table (fit.run_inference's store, `--reps` studies) is cut into `runs`
-   disjoint parts (replicate k to part k mod runs; every study has its own registry, so the parts are
-   independent).  The evidence numbers no world reaches and each summary's scale come from the whole
-   table; each part fits its own semi-automatic projection (abc.fit_projection) and starts its own
-   SMC run from its `particles` closest studies (rejection ABC, generation 0).
+   disjoint parts (replicate k to part k mod runs; every study has its own registry, so the parts
+   are independent).  The evidence numbers no world reaches and each summary's scale come from the
+   whole table; each part fits its own semi-automatic projection (abc.fit_projection) and starts its
+   own SMC run from its `particles` closest studies (rejection ABC, generation 0).
 2. Each run is adaptive SMC-ABC (simkit.inference.smc: Del Moral et al. 2012, Drovandi & Pettitt
-   2011) on the distance of its projection.  The runs advance in lockstep: one step's proposals of every run are simulated by one
-   Monte Carlo job into OUT/smc/step-NNN.zarr (resumable: a rerun proposes the same particles, finds
-   the steps already stored and computes only what is missing).
-3. Each run's last population, with Epanechnikov weights of its distances, is regression-adjusted (abc.regression_adjust on the projections' gaps) as the
-   rejection posterior is.  The posterior is the runs' pooled particles (each run's weights summing
-   to 1 / runs); its Monte Carlo error is the spread of the runs' own answers: the SD over runs / sqrt(runs),
-   which holds every source of Monte Carlo variation (the reference table's part, the projection
-   fitted on it, the tolerances, the SMC's own draws).
-4. Posterior predictive checks from `PREDICTIVE_DRAWS` fresh studies simulated at draws of the posterior
-   (OUT/smc/predictive.zarr): per reported number p = 2 min(P(x <= high), P(x >= low)).
+   2011) on the distance of its projection.  The runs advance in lockstep: one step's proposals of
+   every run are simulated by one Monte Carlo job into OUT/smc/step-NNN.zarr (resumable: a rerun
+   proposes the same particles, finds the steps already stored and computes only what is missing).
+3. Each run's last population, with Epanechnikov weights of its distances, is regression-adjusted
+   (abc.regression_adjust on the projections' gaps) as the rejection posterior is.  The posterior is
+   the runs' pooled particles (each run's weights summing to 1 / runs); its Monte Carlo error is the
+   spread of the runs' own answers: the SD over runs / sqrt(runs), which holds every source of Monte
+   Carlo variation (the reference table's part, the projection fitted on it, the tolerances, the
+   SMC's own draws).
+4. Posterior predictive checks from `PREDICTIVE_DRAWS` fresh studies simulated at draws of the
+   posterior (OUT/smc/predictive.zarr): per reported number p = 2 min(P(x <= high), P(x >= low)).
 """
 from __future__ import annotations
 

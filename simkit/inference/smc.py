@@ -20,11 +20,12 @@ density estimate enters (the importance weights of ABC-PMC, prior / mixture of k
 stops when a generation's moves accept fewer than `min_rate` of their proposals or the next generation
 could exceed the simulation budget.
 
-`run` is a generator so that a caller can advance several independent runs in lockstep and hand their
-proposals to one simulation job: it yields (generation, move, Z) and is sent back the distances of Z's
-simulations (or (distances, extra): rows kept with the particles that accept them); its return value (StopIteration.value) is the list of populations.  Every random number
-comes from numpy Generators seeded by (seed, generation, move), so a run is a pure function of its
-seed and the distances it is sent: a run redone from stored simulations proposes the same particles.
+`run` is a generator so that a caller can advance several independent runs in lockstep and hand
+their proposals to one simulation job: it yields (generation, move, Z) and is sent back the
+distances of Z's simulations (or (distances, extra): rows kept with the particles that accept them);
+its return value (StopIteration.value) is the list of populations. Every random number comes from
+numpy Generators seeded by (seed, generation, move), so a run is a pure function of its seed and the
+distances it is sent: a run redone from stored simulations proposes the same particles.
 """
 from __future__ import annotations
 
@@ -32,8 +33,6 @@ import math
 from dataclasses import dataclass
 
 import numpy as np
-
-from simkit.inference.abc import weighted_quantile
 
 
 @dataclass(frozen=True)

@@ -295,7 +295,7 @@ def study_from_dict(data: dict, text: str = "", path: str | None = None) -> Stud
             for i, c in enumerate(conds):
                 vals = {**design_of(c.scenario, firth).values(), p.name: hi}
                 try:
-                    check_together(vals, f"priors.design")
+                    check_together(vals, "priors.design")
                 except InputError as e:
                     raise InputError(e.where, e.message + (f" (grid condition {i})" if len(conds) > 1 else "")
                                      ) from None
