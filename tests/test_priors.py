@@ -283,6 +283,13 @@ def test_bad_design_priors_name_the_key(table, where, words):
         assert w in str(e.value)
 
 
+def test_the_design_priors_agree_with_the_choices_table():
+    from simkit.design.choices import CHOICE
+    from simkit.world.priors import DESIGN_PRIOR_MIN, DESIGN_PRIORS
+    for name, slot in DESIGN_PRIORS.items():
+        assert CHOICE[name].slot == slot and CHOICE[name].lo == DESIGN_PRIOR_MIN[name] and CHOICE[name].kind == "int"
+
+
 def test_a_drawn_peek_needs_a_nearest_greedy_match():
     text = PEEK_SCENARIO.replace("POLICY", "block").replace("[design]", '[design]\nmatch_choice = "random"')
     with pytest.raises(InputError) as e:

@@ -45,7 +45,10 @@ DISTS = {
 }
 # design choices a prior may draw per replicate: scenario key -> the kernel's design slot.  Only the
 # analyst's peek: it acts on each replicate's match alone, never on the registry or the treated cohort.
+# (the same choice's rows in simkit/design/choices.py: slot "peek", at least 1; the world layer does not
+# import the design layer, a test checks the two agree)
 DESIGN_PRIORS = {"match_peek": "peek"}
+DESIGN_PRIOR_MIN = {"match_peek": 1}
 INTEGER_DISTS = ("integer_uniform", "integer_loguniform")
 # registry-draw counters sit apart from per-replicate ones when both key by the replicate
 _REGISTRY_COUNTER0 = 1000
@@ -247,7 +250,6 @@ def dist_of(spec, where) -> str:
 def _design_prior(name, spec, w) -> Prior:
     """A prior on a design choice: only match_peek, with a fixed value or an integer distribution whose
     ends are allowed peeks (simkit/design/choices.py)."""
-    from simkit.design.choices import CHOICE
     from simkit.kernels import replicate as R
     if name not in DESIGN_PRIORS:
         raise InputError(w, f"a design choice with a prior must be one of {', '.join(DESIGN_PRIORS)} (the "
@@ -267,9 +269,11 @@ def _design_prior(name, spec, w) -> Prior:
     for a in need:
         v = spec[a]
         where = f"{w}.{a}"
-        if isinstance(v, bool) or not isinstance(v, (int, float)) or v != math.floor(v):
+        if isinstance(v, bool) or not isinstance(v, (int, float)) or not math.isfinite(v) or v != math.floor(v):
             raise InputError(where, f"expected a whole number of candidates, got {v!r}")
-        args.append(float(CHOICE[name].check(int(v), where)))
+        if v < DESIGN_PRIOR_MIN[name]:
+            raise InputError(where, f"expected an integer >= {DESIGN_PRIOR_MIN[name]} (candidates), got {v!r}")
+        args.append(float(v))
     if dist != "fixed" and not args[0] <= args[1]:
         raise InputError(w, f"{dist}: low must not exceed high, got {args}")
     return Prior(name, dist, tuple(args), R.DESIGN_NAMES.index(DESIGN_PRIORS[name]), False, "design")
