@@ -13,7 +13,7 @@ import math
 import shutil
 from pathlib import Path
 
-REPS_PER_AUDIT_REP = 4          # audit --reps 5000 -> a reference table of 20,000 studies (infer's default)
+REPS_PER_AUDIT_REP = 2          # audit --reps 5000 -> a reference table of 10,000 studies (half infer's default)
 MIN_REPS = 200
 # the SMC at a quarter of infer's default particles and about a seventh of its budget (the audit's time:
 # docs/inference.md), scaled with --reps
