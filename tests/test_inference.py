@@ -163,6 +163,12 @@ def test_smc_end_to_end_resumes_to_the_same_answer(tmp_path, capsys, monkeypatch
     res2 = json.loads(capsys.readouterr().out)
     assert res2["smc"]["chunks_computed"] == 0 and res2["run"]["chunks_computed"] == 0
     assert res2["true_hr"] == t and res2["predictive_checks"] == res["predictive_checks"]
+    # the interrupted-then-resumed run computed less than, and answers as, one run from scratch
+    argv[argv.index("--out") + 1] = str(tmp_path / "fresh")
+    assert main(argv) == 0
+    fresh = json.loads(capsys.readouterr().out)
+    assert fresh["true_hr"] == t and fresh["mechanisms"] == res["mechanisms"] and fresh["mcse"] == res["mcse"]
+    assert fresh["smc"]["chunks_computed"] > res["smc"]["chunks_computed"]
 
 
 def test_infer_errors(tmp_path):
