@@ -14,7 +14,8 @@
    (binomial), the rank of the truth in the posterior (the posterior CDF at the truth,
    uniform if calibrated: histogram in 10 bins and a chi-square p), and the interval's
    mean width on the log scale against the prior's; for each method of `simkit infer`
-   (semiauto, the default; summaries) and the plain rejection baseline.
+   (smc, the default, at the size --runs / --particles / --budget; semiauto) and the plain rejection
+   baseline (the table's closest --quantile, unadjusted).
 4. `--case-papers` papers from each world of CASES (known truth, fixed magnitudes): how often the
    90% interval reaches 0.9 (not declared effective) and covers the true HR.
 Writes benchmarks/results/sbc.json (or --results-dir).
@@ -40,6 +41,8 @@ PAPER_SEED = 777_000_001       # the synthetic papers' seed (the reference table
 def synthetic_papers(study, template, n, tmp: Path):
     """[(paper, truth {name: value})] for replicates 0..n-1 of `study` (its seed), made as a user would:
     the matched table of the replicate, then analyze --paper-out."""
+    import dataclasses
+
     from simkit.analysis.matched import analyze
     from simkit.commands.analyze import write_paper
     from simkit.design.replicate import replicate_data
@@ -49,9 +52,11 @@ def synthetic_papers(study, template, n, tmp: Path):
     design = design_of(sc, study.firth)
     dvec = design.vector()
     thetas, drawn = study.priors.draw(sc.theta(), dvec, study.seed, study.key_condition(0), 0, n)
+    peeks = study.priors.peeks(drawn)       # the analyst's peek, when drawn
     out = []
     for k in range(n):
-        rd = replicate_data(thetas[k], design, study.seed, study.key_condition(0), k)
+        dk = dataclasses.replace(design, match_peek=int(peeks[k])) if peeks.size else design
+        rd = replicate_data(thetas[k], dk, study.seed, study.key_condition(0), k)
         if rd.table.n_pairs < 2:
             continue
         f = tmp / f"paper{k}.toml"
@@ -70,14 +75,15 @@ CASES = {
         "mechanisms.recall_shift": 1.5, "mechanisms.unblinded_shift": 2.0, "mechanisms.differential_followup": 0.8,
         "mechanisms.treated_loss_rate": 0.15, "mechanisms.death_ascertainment": 0.3,
         "mechanisms.reference_death_selection": 0.9, "mechanisms.early_exclusion": 0.8,
-        "mechanisms.waiting_months": 3.0},
+        "mechanisms.waiting_months": 3.0,
+        "design.match_peek": 20},          # the analyst's worst-outcome choice (docs/inference.md)
     "real effect HR 0.5, the seed world's biases": {
         "treatment.hr": 0.5, "treatment.rate_change": -0.3, "mechanisms.case_mix": 1.0, "mechanisms.era_hr": 0.85,
         "mechanisms.self_selection": 0.5, "mechanisms.regression_to_mean": 0.5, "mechanisms.retro_noise": 2.0,
         "mechanisms.recall_shift": 0.0, "mechanisms.unblinded_shift": 1.0, "mechanisms.differential_followup": 0.5,
         "mechanisms.treated_loss_rate": 0.05, "mechanisms.death_ascertainment": 0.15,
         "mechanisms.reference_death_selection": 0.0, "mechanisms.early_exclusion": 0.0,
-        "mechanisms.waiting_months": 0.0},
+        "mechanisms.waiting_months": 0.0, "design.match_peek": 1},
 }
 
 
@@ -102,8 +108,12 @@ def main(argv=None):
     ap.add_argument("--jobs", type=int, default=2)
     ap.add_argument("--out", default="sbc-out")
     ap.add_argument("--results-dir", default=None)
+    ap.add_argument("--runs", type=int, default=2, help="smc: independent runs per paper")
+    ap.add_argument("--particles", type=int, default=250, help="smc: particles per run")
+    ap.add_argument("--budget", type=int, default=5000, help="smc: simulations per paper after the table")
     a = ap.parse_args(argv)
     from simkit.inference import abc, fit
+    from simkit.inference import sequential as SQ
     from simkit.paper.file import load_paper, shipped
     from simkit.runner.grid import build_job
     from simkit.runner.montecarlo import run as mc_run
@@ -122,16 +132,24 @@ def main(argv=None):
         papers = synthetic_papers(pstudy, shipped(), a.papers, Path(tmp))
     prior_hr = np.asarray(fields["prior_hr"])
     pw = float(np.diff(np.log(np.quantile(prior_hr, [0.05, 0.95])))[0])
-    rows = {"semiauto": [], "summaries": [], "rejection": []}
-    for paper, truth in papers:
+    rows = {"smc": [], "semiauto": [], "rejection": []}
+
+    def smc_posterior(paper, where):
+        return SQ.infer(paper, study, fields, groups, where, runs=a.runs, particles=a.particles, budget=a.budget,
+                        jobs=a.jobs, progress=False, predictive=0)
+
+    t_smc = 0.0
+    for i, (paper, truth) in enumerate(papers):
         t = truth["hr"]
         draws = []
-        for m in fit.METHODS:
+        t1 = time.perf_counter()
+        smp = smc_posterior(paper, out / f"paper-{i:03d}")["_samples"]
+        t_smc += time.perf_counter() - t1
+        ih = smp["names"].index("hr")
+        draws.append(("smc", smp["adjusted"][:, ih], smp["weights"]))
+        for m in ("semiauto", "rejection"):
             smp = fit.posterior(paper, fields, study.priors, q, groups, n_boot=0, method=m)["_samples"]
-            ih = smp["names"].index("hr")
             draws.append((m, smp["adjusted"][:, ih], smp["weights"]))
-            if m == "summaries":
-                draws.append(("rejection", smp["accepted_prior"][:, ih], np.ones(len(smp["weights"]))))
         for method, x, w in draws:
             lo, hi = abc.weighted_quantile(x, w, [0.05, 0.95])
             rows[method].append({"truth": t, "low": lo, "high": hi, "cover": bool(lo <= t <= hi),
@@ -144,8 +162,8 @@ def main(argv=None):
             cps = case_papers(seed_paper, values, a.case_papers, Path(tmp), PAPER_SEED + 1 + i)
         t = values["treatment.hr"]
         rr = []
-        for paper, _ in cps:
-            res = fit.posterior(paper, fields, study.priors, q, groups, n_boot=0)   # the default method
+        for k, (paper, _) in enumerate(cps):
+            res = smc_posterior(paper, out / f"case-{i}-{k:03d}")                  # the default method
             th = res["true_hr"]
             rr.append({"paper_hr": paper.numbers["hr"].value if "hr" in paper.numbers else None, **th,
                        "reaches_0_9": th["high"] >= 0.9, "covers_truth": th["low"] <= t <= th["high"],
@@ -170,7 +188,8 @@ def main(argv=None):
             "brier_hr_ge_0_9": float(np.mean([(r["p_ge_0_9"] - (r["truth"] >= 0.9)) ** 2 for r in rr])),
         }
     payload = {"reference_reps": a.reps, "papers": len(papers), "quantile": q, "study_notes": notes,
-               "seconds_reference": t_ref, "seconds_total": time.perf_counter() - t0,
+               "smc": {"runs": a.runs, "particles_per_run": a.particles, "budget": a.budget},
+               "seconds_reference": t_ref, "seconds_smc_papers": t_smc, "seconds_total": time.perf_counter() - t0,
                "summary": summary, "cases": cases, "rows": rows}
     p = C.write_result("sbc", payload, a.results_dir)
     print(f"simulation-based calibration of simkit infer: {len(papers)} synthetic papers from the prior, "

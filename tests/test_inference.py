@@ -97,7 +97,7 @@ def test_analyze_paper_out_then_infer_end_to_end(tmp_path, capsys):
     assert main(["analyze", str(csv), "--paper-out", str(paper)]) == 0
     capsys.readouterr()
     argv = ["infer", str(paper), "--scenario", str(sc), "--reps", "200", "--quantile", "0.1", "--out", str(out),
-            "--jobs", "1", "--json", "--quiet"]
+            "--jobs", "1", "--json", "--quiet", "--method", "semiauto", "--predictive", "40"]
     assert main(argv) == 0
     res = json.loads(capsys.readouterr().out)
     for k in ("true_hr", "p_true_hr_ge_0_9", "prior_p_true_hr_ge_0_9", "mechanisms", "predictive_checks",
@@ -113,11 +113,62 @@ def test_analyze_paper_out_then_infer_end_to_end(tmp_path, capsys):
     assert "slope_effect" in res                 # the default prior on the slope effect was added
     assert set(res["predictive_checks"]) <= set(__import__("simkit.paper.file", fromlist=["x"]).load_paper(
         paper).numbers)
+    assert res["predictive_draws"] == 40 and len(res["predictive_checks"]) >= 10
+    assert all(0 <= p <= 1 for p in res["predictive_checks"].values() if p is not None)
     assert (out / "pairs.png").stat().st_size > 0 and (out / "posterior.json").is_file()
     # resume: the store is complete, nothing is recomputed and the answer is the same
     assert main(argv) == 0
     res2 = json.loads(capsys.readouterr().out)
     assert res2["run"]["chunks_computed"] == 0 and res2["true_hr"] == res["true_hr"]
+    assert res2["predictive_checks"] == res["predictive_checks"]
+
+
+def test_smc_end_to_end_resumes_to_the_same_answer(tmp_path, capsys, monkeypatch):
+    """--method smc (the default) on a tiny scenario: independent runs, their MCSE, fresh predictive checks;
+    an interrupted run resumed by the same command computes only what is missing and gives the same answer."""
+    from simkit.cli import main
+    from simkit.inference import sequential as SQ
+    sc = tmp_path / "tiny.toml"
+    sc.write_text(TINY)
+    csv, paper, out = tmp_path / "m.csv", tmp_path / "p.toml", tmp_path / "inf"
+    assert main(["simulate", str(sc), "--matched", "--out", str(csv)]) == 0
+    assert main(["analyze", str(csv), "--paper-out", str(paper)]) == 0
+    argv = ["infer", str(paper), "--scenario", str(sc), "--reps", "400", "--out", str(out), "--runs", "2",
+            "--particles", "60", "--budget", "600", "--predictive", "30", "--jobs", "1", "--json", "--quiet"]
+    real = SQ.Simulator.run
+    calls = []
+
+    def flaky(self, name, X, seed, fields):
+        calls.append(name)
+        if len(calls) == 4:
+            raise KeyboardInterrupt
+        return real(self, name, X, seed, fields)
+    monkeypatch.setattr(SQ.Simulator, "run", flaky)
+    capsys.readouterr()
+    assert main(argv) != 0                     # interrupted (the CLI reports it, exit status 130)
+    assert len(calls) == 4
+    monkeypatch.setattr(SQ.Simulator, "run", real)
+    assert main(argv) == 0
+    res = json.loads(capsys.readouterr().out)
+    assert res["method_name"] == "smc" and res["n_reference"] == 400
+    sm = res["smc"]
+    assert len(sm["runs"]) == 2 and all(r["generations"] >= 1 for r in sm["runs"])
+    assert all(r["eps"] == sorted(r["eps"], reverse=True) for r in sm["runs"])
+    assert 0 < sm["simulations_after_table"] <= 600
+    assert res["mcse"]["runs"] == 2 and res["mcse"]["log_true_hr_low"] >= 0
+    assert res["predictive_draws"] == 30 and res["predictive_checks"]
+    t = res["true_hr"]
+    assert 0.2 <= t["low"] <= t["median"] <= t["high"] <= 2.0
+    assert main(argv) == 0
+    res2 = json.loads(capsys.readouterr().out)
+    assert res2["smc"]["chunks_computed"] == 0 and res2["run"]["chunks_computed"] == 0
+    assert res2["true_hr"] == t and res2["predictive_checks"] == res["predictive_checks"]
+    # the interrupted-then-resumed run computed less than, and answers as, one run from scratch
+    argv[argv.index("--out") + 1] = str(tmp_path / "fresh")
+    assert main(argv) == 0
+    fresh = json.loads(capsys.readouterr().out)
+    assert fresh["true_hr"] == t and fresh["mechanisms"] == res["mechanisms"] and fresh["mcse"] == res["mcse"]
+    assert fresh["smc"]["chunks_computed"] > res["smc"]["chunks_computed"]
 
 
 def test_infer_errors(tmp_path):
@@ -137,8 +188,9 @@ def test_sbc_benchmark_runs_at_a_trivial_size(tmp_path):
     sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "benchmarks"))
     import bench_sbc
     res = bench_sbc.main(["--reps", "300", "--papers", "4", "--case-papers", "1", "--quantile", "0.1",
-                          "--jobs", "1", "--out", str(tmp_path / "sbc"), "--results-dir", str(tmp_path)])
-    assert set(res["summary"]) == {"semiauto", "summaries", "rejection"}
+                          "--jobs", "1", "--out", str(tmp_path / "sbc"), "--results-dir", str(tmp_path),
+                          "--runs", "2", "--particles", "50", "--budget", "200"])
+    assert set(res["summary"]) == {"smc", "semiauto", "rejection"}
     for s in res["summary"].values():
         assert s["papers"] >= 3 and 0 <= s["coverage_90"] <= 1 and sum(s["rank_histogram_10_bins"]) == s["papers"]
     assert set(res["cases"]) == set(bench_sbc.CASES)
@@ -151,7 +203,9 @@ def test_infer_benchmark_runs_at_a_trivial_size(tmp_path):
     sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "benchmarks"))
     import bench_infer
     res = bench_infer.main(["--reps", "200", "--jobs", "1", "--out", str(tmp_path / "b"),
-                            "--results-dir", str(tmp_path)])
-    assert len(res["runs"]) == 2 and res["runs"][0]["n_simulations"] == 200
+                            "--results-dir", str(tmp_path),
+                            "--extra", "--runs 2 --particles 50 --budget 800 --predictive 10"])
+    assert len(res["runs"]) == 2 and res["runs"][0]["n_simulations"] > 200
+    assert res["runs"][0]["method"] == "smc" and res["runs"][0]["cpu_seconds"] > 0
     assert set(res["log_difference_between_seeds"]) == {"median", "low", "high"}
     assert json.loads((tmp_path / "infer.json").read_text())["command"]

@@ -204,3 +204,98 @@ def test_tasks_of_several_chunks_on_workers_give_the_same_store(tmp_path, monkey
             assert a[v].values.tobytes() == other[v].values.tobytes(), (name, v)
     hist = [montecarlo._store.read_status(tmp_path / n)["attrs"]["history"][-1] for n in ("b.zarr", "c.zarr")]
     assert hist[0].get("in_process") is True and "in_process" not in hist[1]
+
+
+PEEK_SCENARIO = """
+seed = 5
+replicates = 30
+[design]
+pool_size = 2000
+pool_policy = "POLICY"
+pool_block_size = 10
+[run]
+chunk_size = 30
+[priors]
+"mechanisms.era_hr" = { dist = "loguniform", low = 0.6, high = 1.0 }
+"design.match_peek" = { dist = "integer_loguniform", low = 1, high = 20 }
+"""
+
+
+@pytest.mark.parametrize("policy", ["block", "replicate", "condition"])
+def test_a_drawn_peek_gives_each_replicate_the_rows_of_its_own_design(policy):
+    """The analyst's peek drawn per replicate (one chunk, the peek changing from one replicate to
+    the next within a registry) gives every replicate exactly the row run_replicates computes for it
+    alone with that peek as its design (the slow twin: one replicate, one fixed design)."""
+    import dataclasses
+
+    from simkit.design.replicate import run_replicates
+    st = _study(PEEK_SCENARIO.replace("POLICY", policy))
+    job = build_job(st, with_truth=False)
+    rows = job.compute(0, 0, 30)
+    f = {n: i for i, n in enumerate(job.fields)}
+    x = rows[:, f["prior_match_peek"]]
+    peek = np.floor(x).astype(int)
+    assert np.all((x >= 1) & (x < 21)) and 1 in peek and peek.max() >= 8      # the draws span the range
+    changed = 0
+    for k in range(30):
+        th = st.base.theta().copy()
+        th[THETA_INDEX["era_hr"]] = rows[k, f["prior_era_hr"]]
+        d = dataclasses.replace(st.design(0), match_peek=int(peek[k]))
+        own = run_replicates(th, d, st.seed, 0, k, k + 1)[0]
+        np.testing.assert_array_equal(rows[k, :own.size], own, err_msg=f"replicate {k}, peek {peek[k]}")
+        plain = run_replicates(th, dataclasses.replace(d, match_peek=1), st.seed, 0, k, k + 1)[0]
+        changed += not np.array_equal(own, plain, equal_nan=True)
+    assert changed >= 5          # the peek matters: the test would see a peek that is ignored
+
+
+def test_integer_priors_draw_each_whole_number_with_its_probability():
+    p = parse_priors({"design.match_peek": {"dist": "integer_loguniform", "low": 1, "high": 20}})
+    q = parse_priors({"design.match_peek": {"dist": "integer_uniform", "low": 2, "high": 5}})
+    u = (np.arange(200_000) + 0.5) / 200_000
+    k = np.floor(p.items[0].ppf(u)).astype(int)
+    want = np.log(np.arange(2, 22) / np.arange(1, 21)) / np.log(21)
+    np.testing.assert_allclose(np.bincount(k, minlength=21)[1:] / u.size, want, atol=2e-5)
+    kq = np.floor(q.items[0].ppf(u)).astype(int)
+    np.testing.assert_allclose(np.bincount(kq, minlength=6)[2:] / u.size, 0.25, atol=2e-5)
+    assert p.items[0].support() == (1.0, 21.0) and p.items[0].section == "design"
+    assert np.array_equal(p.peeks(np.array([[1.0], [2.999], [20.9]])), [1.0, 2.0, 20.0])
+    assert parse_priors({"mechanisms.era_hr": {"dist": "fixed", "value": 0.9}}).peeks(np.ones((3, 1))).size == 0
+
+
+@pytest.mark.parametrize("table, where, words", [
+    ({"design.caliper": {"dist": "uniform", "low": 0.1, "high": 1}}, "priors.design.caliper", ["match_peek"]),
+    ({"design.match_peek": {"dist": "uniform", "low": 1, "high": 5}}, "priors.design.match_peek.dist",
+     ["integer_loguniform"]),
+    ({"design.match_peek": {"dist": "integer_uniform", "low": 0, "high": 5}}, "priors.design.match_peek.low",
+     [">= 1"]),
+    ({"design.match_peek": {"dist": "integer_uniform", "low": 1.5, "high": 5}}, "priors.design.match_peek.low",
+     ["whole number"]),
+    ({"design.match_peek": {"dist": "integer_uniform", "low": 6, "high": 5}}, "priors.design.match_peek",
+     ["low must not exceed high"]),
+    ({"mechanisms.era_hr": {"dist": "integer_uniform", "low": 1, "high": 2}}, "priors.mechanisms.era_hr.dist",
+     ["integer design choice"]),
+])
+def test_bad_design_priors_name_the_key(table, where, words):
+    with pytest.raises(InputError) as e:
+        parse_priors(table)
+    assert e.value.where == where, e.value
+    for w in words:
+        assert w in str(e.value)
+
+
+def test_the_design_priors_agree_with_the_choices_table():
+    from simkit.design.choices import CHOICE
+    from simkit.world.priors import DESIGN_PRIOR_MIN, DESIGN_PRIORS
+    for name, slot in DESIGN_PRIORS.items():
+        assert CHOICE[name].slot == slot and CHOICE[name].lo == DESIGN_PRIOR_MIN[name] and CHOICE[name].kind == "int"
+
+
+def test_a_drawn_peek_needs_a_nearest_greedy_match():
+    text = PEEK_SCENARIO.replace("POLICY", "block").replace("[design]", '[design]\nmatch_choice = "random"')
+    with pytest.raises(InputError) as e:
+        _study(text)
+    assert e.value.where == "priors.design.match_peek" and "nearest" in e.value.message
+    text = PEEK_SCENARIO.replace("POLICY", "block") + '\n[grid]\n"design.match_peek" = [1, 3]\n'
+    with pytest.raises(InputError) as e:
+        _study(text)
+    assert e.value.where == "priors.design.match_peek"

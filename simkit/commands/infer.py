@@ -10,15 +10,24 @@ def register(p):
     p.add_argument("--scenario", metavar="S", help="scenario whose world and [priors] are used (default: the "
                    "shipped seed-priors.toml; the effect's default priors are added unless it has its own)")
     p.add_argument("--reps", type=int, metavar="N", help="simulated studies in the reference table "
-                   "(default 20,000)")
+                   "(the prior's; default 20,000)")
     p.add_argument("--out", metavar="DIR", default="infer-out", help="directory of the resumable store and "
                    "the outputs (default infer-out; rerun the same command to resume)")
     p.add_argument("--jobs", type=int, metavar="J", help="worker processes (default: all cores)")
     p.add_argument("--quantile", type=float, metavar="Q", help="share of the closest simulations accepted "
                    "(default 0.05)")
-    p.add_argument("--method", choices=("semiauto", "summaries"),
-                   help="distance on the summaries' projections onto the parameters (semiauto, default) or on "
-                        "the scaled summaries themselves (summaries); both regression-adjusted")
+    p.add_argument("--method", choices=("smc", "semiauto", "summaries", "rejection"),
+                   help="smc (default): sequential Monte Carlo ABC in independent runs from the reference table; "
+                        "semiauto: the closest --quantile of the table on the distance of the summaries' "
+                        "projections onto the parameters, regression-adjusted; summaries: the same on the scaled "
+                        "summaries; rejection: the baseline, semiauto's accepted studies unadjusted")
+    p.add_argument("--runs", type=int, metavar="K", help="smc: independent runs, whose spread is the Monte "
+                   "Carlo error (default 4)")
+    p.add_argument("--particles", type=int, metavar="N", help="smc: particles per run (default 1,000)")
+    p.add_argument("--budget", type=int, metavar="B", help="smc: most simulated studies after the reference "
+                   "table, all runs together (default 80,000)")
+    p.add_argument("--predictive", type=int, metavar="M", help="fresh studies at posterior draws for the "
+                   "predictive checks (default 500; 0: none)")
     p.add_argument("--hr-prior", metavar="LOW,HIGH", help="log-uniform prior of the true HR (default 0.2,2.0)")
     p.add_argument("--seed", type=int, help="the reference table's seed (default: the scenario's)")
     p.add_argument("--no-plot", action="store_true", help="skip the pairs plot")
@@ -44,7 +53,8 @@ def run(args):
     res = fit.run_inference(args.paper, scenario=args.scenario, reps=args.reps or fit.DEFAULT_REPS,
                             out=args.out, jobs=args.jobs, quantile=args.quantile or fit.DEFAULT_QUANTILE,
                             hr_prior=hr_prior, seed=args.seed, progress=False if args.quiet else None,
-                            plot=not args.no_plot, method=args.method)
+                            plot=not args.no_plot, method=args.method, runs=args.runs, particles=args.particles,
+                            budget=args.budget, predictive=args.predictive)
     if args.json:
         print_json(fit.public(res))
     else:

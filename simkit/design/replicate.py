@@ -19,6 +19,7 @@ from simkit.kernels import replicate as R
 from simkit.kernels.warmup import warm_up
 
 OUT_FIELDS = R.OUT_FIELDS
+NO_PEEKS = np.empty(0)      # run_chunk's peeks: every replicate takes the design vector's
 
 
 def _design_class():
@@ -61,7 +62,7 @@ def run_replicates(theta, design: Design, seed: int, condition: int, start: int,
     warm_up()
     out = np.empty((stop - start, R.N_OUT))
     R.run_chunk(np.asarray(theta, np.float64).reshape(1, -1), design.vector(), np.uint64(seed), np.uint64(condition),
-                np.int64(start), np.int64(stop), out)
+                np.int64(start), np.int64(stop), out, NO_PEEKS)
     return out
 
 
@@ -72,18 +73,20 @@ def compute_chunk(thetas, dvecs, seed, key_conditions, condition, start, stop, p
     keyed by: c itself, or 0 for every condition under common random numbers (the
     same patients and registries in every condition, so conditions compare paired).
     priors (simkit.world.priors.Priors or None): parameters drawn per replicate (per
-    registry for those that change it), appended to each row as prior_<name>."""
+    registry for those that change it), appended to each row as prior_<name>; a prior
+    on design.match_peek gives each replicate its own peek."""
     kc = key_conditions[condition]
     dvec = dvecs[condition]
     if priors is None or not priors.items:
         out = np.empty((stop - start, R.N_OUT))
         R.run_chunk(thetas[condition].reshape(1, -1), dvec, np.uint64(seed), np.uint64(kc),
-                    np.int64(start), np.int64(stop), out)
+                    np.int64(start), np.int64(stop), out, NO_PEEKS)
         return out
     th, drawn = priors.draw(thetas[condition], dvec, seed, kc, start, stop)
     out = np.empty((stop - start, R.N_OUT + drawn.shape[1]))
     rows = np.empty((stop - start, R.N_OUT))
-    R.run_chunk(th, dvec, np.uint64(seed), np.uint64(kc), np.int64(start), np.int64(stop), rows)
+    R.run_chunk(th, dvec, np.uint64(seed), np.uint64(kc), np.int64(start), np.int64(stop), rows,
+                priors.peeks(drawn))
     out[:, :R.N_OUT] = rows
     out[:, R.N_OUT:] = drawn
     return out

@@ -33,6 +33,7 @@ of the scaled gaps.
 from __future__ import annotations
 
 import math
+from dataclasses import dataclass
 
 import numpy as np
 
@@ -118,20 +119,46 @@ def reachable_target(s_acc: np.ndarray, low, high) -> tuple[np.ndarray, np.ndarr
     return np.clip(low, a, b), np.clip(high, a, b)
 
 
-def semiauto(s: np.ndarray, low, high, scale, z: np.ndarray):
+@dataclass(frozen=True)
+class Projection:
+    """Fearnhead & Prangle's fitted projection: summaries -> linear predictions of the parameters."""
+    centre: np.ndarray      # (m,) the summaries' medians on the fitting table
+    scale: np.ndarray       # (m,) the summaries' scales
+    beta: np.ndarray        # (m + 1, p) least-squares coefficients
+    pscale: np.ndarray      # (p,) each projection's robust scale on the fitting table
+    p_obs: np.ndarray       # (p,) the observed point's projection
+
+    def __call__(self, s: np.ndarray) -> np.ndarray:
+        ok = np.all(np.isfinite(s), axis=1)
+        X = np.column_stack([np.ones(s.shape[0]), (s - self.centre) / self.scale])
+        return np.where(ok[:, None], X @ self.beta, np.nan)
+
+    def distances(self, s: np.ndarray) -> np.ndarray:
+        return distances(self(s), self.p_obs, self.p_obs, self.pscale)
+
+
+def fit_projection(s: np.ndarray, low, high, scale, z: np.ndarray) -> Projection:
     """Semi-automatic summaries (Fearnhead & Prangle 2012): the least-squares linear prediction of each
     transformed parameter z (n, p) from the scaled summaries s (n, m), fitted on the rows with every
-    summary.  Returns (projected summaries P (n, p), the observed point's projection (p,), the scale of
-    each projection).  The observed point is each interval's midpoint (its lower end if unbounded above)."""
+    summary, as an object that projects any simulations the same way.  The observed point is each
+    interval's midpoint (its lower end if unbounded above)."""
     ok = np.all(np.isfinite(s), axis=1)
     c = np.nanmedian(s, axis=0)
+    scale = np.asarray(scale, float)
     X = np.column_stack([np.ones(s.shape[0]), (s - c) / scale])
     beta, *_ = np.linalg.lstsq(X[ok], z[ok], rcond=None)
-    P = np.where(ok[:, None], X @ beta, np.nan)
+    P = X[ok] @ beta
     mid = np.where(np.isfinite(high), 0.5 * (low + high), low)
     p_obs = np.concatenate([[1.0], (mid - c) / scale]) @ beta
-    pscale = np.array([robust_scale(P[ok, j]) for j in range(P.shape[1])])
-    return P, p_obs, pscale
+    pscale = np.array([robust_scale(P[:, j]) for j in range(P.shape[1])])
+    return Projection(c, scale, beta, pscale, p_obs)
+
+
+def semiauto(s: np.ndarray, low, high, scale, z: np.ndarray):
+    """(projected summaries P (n, p), the observed point's projection (p,), the scale of each projection)
+    of `fit_projection` fitted on these simulations."""
+    pr = fit_projection(s, low, high, scale, z)
+    return pr(s), pr.p_obs, pr.pscale
 
 
 def weighted_quantile(x: np.ndarray, w: np.ndarray, q) -> np.ndarray:

@@ -13,20 +13,29 @@ import math
 import shutil
 from pathlib import Path
 
-REPS_PER_AUDIT_REP = 4          # audit --reps 5000 -> 20,000 simulated studies (infer's default)
+REPS_PER_AUDIT_REP = 2          # audit --reps 5000 -> a reference table of 10,000 studies (half infer's default)
 MIN_REPS = 200
+# the SMC at a quarter of infer's default particles and about a seventh of its budget (the audit's time:
+# docs/inference.md), scaled with --reps
+AUDIT_PARTICLES_PER_REP = 0.05   # 250 per run at --reps 5000
+AUDIT_BUDGET_PER_REP = 2.4       # 12,000 simulations at --reps 5000
 
 
 def section(out: Path, reps: int, jobs, progress, log):
     from simkit.inference import fit
     from simkit.paper.file import load_paper, shipped
     from simkit.report.writer import Section, num
+    from simkit.inference import sequential as SQ
     n = max(MIN_REPS, REPS_PER_AUDIT_REP * int(reps))
     q = min(0.2, max(fit.DEFAULT_QUANTILE, fit.MIN_ACCEPTED_FOR_ADJUSTMENT / n))
+    runs = SQ.DEFAULT_RUNS
+    particles = max(10, min(SQ.DEFAULT_PARTICLES, int(AUDIT_PARTICLES_PER_REP * reps), n // (2 * runs)))
+    budget = max(4 * particles, int(AUDIT_BUDGET_PER_REP * reps))
     res = fit.run_inference(shipped(), reps=n, out=Path(out) / "stores" / "infer", jobs=jobs, quantile=q,
-                            progress=progress, n_boot=fit.N_BOOT if n >= 5000 else 20)
-    log(f"  infer: {n} simulated studies ({res['run']['chunks_computed']} new chunks), "
-        f"{res['n_accepted']} accepted")
+                            progress=progress, runs=runs, particles=particles, budget=budget,
+                            predictive=min(SQ.PREDICTIVE_DRAWS, max(50, int(reps) // 10)))
+    log(f"  infer: a reference table of {n} simulated studies ({res['run']['chunks_computed']} new chunks) and "
+        f"{res['smc']['simulations_after_table']} in {runs} SMC runs of {particles} particles")
     shutil.copyfile(Path(out) / "stores" / "infer" / "pairs.png", Path(out) / "fig0_pairs.png")
     paper = load_paper(shipped())
     hr_paper = paper.numbers["hr"].printed
@@ -43,10 +52,12 @@ def section(out: Path, reps: int, jobs, progress, log):
                     f"{res['p_true_hr_ge_0_9']:.3f} (prior {res['prior_p_true_hr_ge_0_9']:.3f})"]
     sec.text(f"Every number the paper prints that a simulated study also reports (the paper file "
              f"`papers/barczewska2020.toml`: {len(paper.numbers)} numbers, {len(paper.evidence())} fitted as "
-             f"evidence, the others checked) against {res['n_simulations']:,} simulated studies whose true HR and "
-             f"bias magnitudes are drawn from the priors of `seed-priors.toml` and a log-uniform prior on the true "
-             f"HR from 0.2 to 2 (docs/inference.md). {res['n_accepted']} studies accepted "
-             f"(acceptance rate {res['acceptance_rate']:.3f}, effective sample size {res['ess']:.0f}); "
+             f"evidence, the others checked) against {res['n_reference']:,} simulated studies whose true HR and "
+             f"bias magnitudes (the analyst's peek among them) are drawn from the priors of `seed-priors.toml` "
+             f"and a log-uniform prior on the true "
+             f"HR from 0.2 to 2 (docs/inference.md), then {res['smc']['simulations_after_table']:,} more in "
+             f"{runs} independent SMC runs of {particles} particles (effective sample size of the pooled "
+             f"posterior {res['ess']:.0f}; its Monte Carlo error is the spread of the runs' answers); "
              f"{res['method']}.")
     for w in res.get("warnings", []):
         sec.text(f"Warning: {w}.")
@@ -69,8 +80,8 @@ def section(out: Path, reps: int, jobs, progress, log):
     ev = {s["name"] for s in res["summaries"]}
     bad = [(k, p) for k, p in res["predictive_checks"].items() if p is not None and p < 0.05]
     sec.text(f"Posterior predictive checks: of {len(res['predictive_checks'])} reported numbers, "
-             f"{len(bad)} are not reproduced by the fitted worlds (p < 0.05; evidence numbers checked "
-             f"leave-one-out):")
+             f"{len(bad)} are not reproduced by the fitted worlds (p < 0.05 against "
+             f"{res['predictive_draws']} fresh studies simulated at draws of the posterior):")
     sec.table(["reported number", "evidence", "printed", "p"],
               [[k, "yes" if k in ev else "no", paper.numbers[k].printed or paper.numbers[k].describe(), f"{p:.3f}"]
                for k, p in sorted(bad, key=lambda x: x[1])] or [["-", "-", "-", "-"]])

@@ -34,8 +34,9 @@ from simkit.inference import abc
 DEFAULT_SCENARIO = "seed-priors.toml"
 DEFAULT_REPS = 20_000
 DEFAULT_QUANTILE = 0.05
-METHODS = ("semiauto", "summaries")
-DEFAULT_METHOD = "semiauto"
+METHODS = ("smc", "semiauto", "summaries", "rejection")
+DEFAULT_METHOD = "smc"
+TABLE_METHOD = "semiauto"     # what posterior() computes from the reference table alone by default
 N_BOOT = 100
 MIN_ACCEPTED_FOR_ADJUSTMENT = 200
 CAP_FACTOR = 1.25
@@ -49,6 +50,13 @@ EFFECT_PRIORS = {
 }
 MEDIAN_FIELDS = ("median_days_treated", "median_days_reference")
 METHOD_TEXT = {
+    "smc": "sequential Monte Carlo ABC (adaptive SMC-ABC, Del Moral et al. 2012, with Drovandi & Pettitt's 2011 "
+           "replenishment moves) in independent runs, each from its part of the reference table, on the distance of "
+           "the "
+           "summaries' linear projections onto the parameters (Fearnhead & Prangle 2012), regression-adjusted "
+           "(Beaumont et al. 2002)",
+    "rejection": "rejection ABC (the baseline): the closest quantile of the reference table on the distance of "
+                 "the summaries' linear projections onto the parameters (Fearnhead & Prangle 2012), no adjustment",
     "semiauto": "semi-automatic ABC (Fearnhead & Prangle 2012: distance on the summaries' linear projections "
                 "onto each parameter, fitted on the reference table), closest quantile accepted, "
                 "local-linear regression adjustment (Beaumont et al. 2002)",
@@ -226,28 +234,65 @@ class Param:
 
 
 def params_of(priors) -> list:
-    from simkit.world.model import PARAM
     out = []
     for p in priors.items:
         if p.dist == "fixed":
             continue
         lo, hi = p.support()
-        out.append(Param(p.name, PARAM[p.name].section, lo, hi, p.dist == "loguniform", p.describe()))
+        out.append(Param(p.name, p.section, lo, hi, p.dist in ("loguniform", "integer_loguniform"), p.describe()))
     return out
+
+
+def log_prior_unbounded(params: list, priors):
+    """log density of the priors of `params` on the real line of abc.to_unbounded (the logit of each support,
+    on the log scale for log-uniform ones): the prior's density of u = the position in the support, times
+    u (1 - u)."""
+    from scipy import stats
+    items = {p.name: p for p in priors.items}
+    parts = []
+    for q in params:
+        pr = items[q.name]
+        a = pr.args
+        if pr.dist == "normal":
+            parts.append(lambda z, a=a: stats.norm.logpdf(z, a[0], a[1]))
+            continue
+        if pr.dist in ("uniform", "loguniform", "integer_uniform", "integer_loguniform"):
+            f = None
+        elif pr.dist == "triangular":
+            f = stats.triang((a[1] - a[0]) / (a[2] - a[0])).logpdf
+        elif pr.dist == "truncnormal":
+            f = (lambda u, a=a: stats.truncnorm.logpdf(a[2] + u * (a[3] - a[2]), (a[2] - a[0]) / a[1],
+                                                        (a[3] - a[0]) / a[1], a[0], a[1]) + math.log(a[3] - a[2]))
+        elif pr.dist == "beta":
+            f = stats.beta(a[0], a[1]).logpdf
+        else:
+            raise ValueError(f"no density for a {pr.dist} prior")
+
+        def part(z, f=f):
+            ls = -np.logaddexp(0.0, -z)          # log u
+            l1 = -np.logaddexp(0.0, z)           # log (1 - u)
+            return ls + l1 + (0.0 if f is None else f(np.exp(ls)))
+        parts.append(part)
+
+    def log_prior(z: np.ndarray) -> np.ndarray:
+        return np.sum([parts[i](z[:, i]) for i in range(z.shape[1])], axis=0)
+    return log_prior
 
 
 def _core(S: Summaries, theta: np.ndarray, params: list, quantile: float, scale=None, method=None):
     """One ABC pass: (accepted idx, eps, kernel weights, adjusted theta of the accepted, scale, distances)."""
-    method = method or DEFAULT_METHOD
+    method = method or TABLE_METHOD
     zall = np.column_stack([abc.to_unbounded(theta[:, i], p.lo, p.hi, p.log) for i, p in enumerate(params)])
     if scale is None:
         scale = np.array([abc.robust_scale(S.s[:, j]) for j in range(S.s.shape[1])])
-    if method == "semiauto":
+    if method in ("semiauto", "rejection"):
         P, p_obs, pscale = abc.semiauto(S.s, S.low, S.high, scale, zall)
         d = abc.distances(P, p_obs, p_obs, pscale)
     else:
         d = abc.distances(S.s, S.low, S.high, scale)
     idx, eps = abc.rejection(d, quantile)
+    if method == "rejection":
+        return idx, eps, np.ones(idx.size), theta[idx], scale, d
     w = abc.epanechnikov(d[idx], eps)
     if w.sum() <= 0:
         w = np.ones(idx.size)
@@ -292,7 +337,7 @@ def posterior(paper, fields: dict, priors, quantile: float = DEFAULT_QUANTILE, g
     n_valid = int(np.isfinite(d).sum())
     res = {
         "paper": paper.citation,
-        "method": METHOD_TEXT[method or DEFAULT_METHOD],
+        "method": METHOD_TEXT[method or TABLE_METHOD],
         "n_simulations": int(theta.shape[0]), "n_valid": n_valid, "n_accepted": int(idx.size),
         "acceptance_rate": idx.size / max(theta.shape[0], 1), "quantile": quantile, "eps": eps,
         "ess": abc.ess(w),
@@ -323,35 +368,11 @@ def posterior(paper, fields: dict, priors, quantile: float = DEFAULT_QUANTILE, g
             res["world"][p.name] = three      # world (and other treatment) parameters with priors
     res["summaries"] = [{"name": n.name, "field": n.field, "interval": [n.low, n.high], "transform": n.transform,
                          "scale_of_distance": float(s)} for n, s in zip(numbers, scale)]
-    res["predictive_checks"] = predictive_checks(paper, fields, S, scale, quantile, idx, w)
+    res["predictive_checks"] = {}         # run_inference: fresh studies at posterior draws (sequential.py)
     res["mcse"] = _bootstrap(S, theta, params, quantile, groups, n_boot, seed, method) if n_boot else {}
     res["_samples"] = {"names": names, "adjusted": adj, "weights": w, "accepted_prior": theta[idx],
                        "prior": theta[np.isfinite(d)]}
     return res
-
-
-def predictive_checks(paper, fields, S: Summaries, scale, quantile, idx, w) -> dict:
-    """Posterior predictive p-value of every reported number: an evidence number against the worlds
-    accepted on the other evidence numbers (leave-one-out), any other against the accepted worlds."""
-    out = {}
-    ev = list(S.names)
-    for name, n in paper.numbers.items():
-        if n.field not in fields:
-            continue
-        x = n.scale * np.asarray(fields[n.field], float)
-        if n.field in MEDIAN_FIELDS:
-            x = np.where(np.isnan(x), math.inf, x)      # not reached: beyond any finite median
-        if name in ev:
-            j = ev.index(name)
-            keep = [k for k in range(len(ev)) if k != j]
-            if not keep:
-                continue
-            dj = abc.distances(S.s[:, keep], S.low[keep], S.high[keep], scale[keep])
-            ij, ej = abc.rejection(dj, quantile)
-            out[name] = abc.predictive_p(x[ij], abc.epanechnikov(dj[ij], ej) + 1e-12, n.low, n.high)
-        else:
-            out[name] = abc.predictive_p(x[idx], w, n.low, n.high)
-    return out
 
 
 def _bootstrap(S, theta, params, quantile, groups, n_boot, seed, method=None) -> dict:
@@ -393,16 +414,30 @@ def store_fields(paper, store, priors) -> tuple[dict, np.ndarray | None]:
 
 
 def run_inference(paper_path, scenario=None, reps=DEFAULT_REPS, out="infer-out", jobs=None, quantile=DEFAULT_QUANTILE,
-                  hr_prior=None, seed=None, progress=None, plot=True, n_boot=N_BOOT, method=None) -> dict:
-    """`simkit infer`: run (or resume) the reference table under OUT and return the posterior (also written
-    to OUT/posterior.json, OUT/posterior.csv and OUT/pairs.png)."""
+                  hr_prior=None, seed=None, progress=None, plot=True, n_boot=N_BOOT, method=None, runs=None,
+                  particles=None, budget=None, predictive=None) -> dict:
+    """`simkit infer`: run (or resume) the reference table under OUT and, for the SMC method, its sequential
+    runs under OUT/smc, and return the posterior (also written to OUT/posterior.json, OUT/posterior.csv and
+    OUT/pairs.png)."""
+    from simkit.inference import sequential as SQ
     from simkit.paper.file import load_paper
     from simkit.runner.grid import build_job
     from simkit.runner.montecarlo import run as mc_run
+    method = method or DEFAULT_METHOD
+    if method not in METHODS:
+        raise InputError("--method", f"expected one of {', '.join(METHODS)}, got {method!r}")
     if not 0 < quantile < 1:
         raise InputError("--quantile", f"expected a number in (0, 1), got {quantile}")
     if reps < 100:
         raise InputError("--reps", f"expected at least 100 simulations, got {reps}")
+    runs = SQ.DEFAULT_RUNS if runs is None else runs
+    particles = SQ.DEFAULT_PARTICLES if particles is None else particles
+    budget = SQ.DEFAULT_BUDGET if budget is None else budget
+    predictive = SQ.PREDICTIVE_DRAWS if predictive is None else predictive
+    for flag, v, lo in (("--runs", runs, 2), ("--particles", particles, 10), ("--budget", budget, 0),
+                        ("--predictive", predictive, 0)):
+        if isinstance(v, bool) or not isinstance(v, int) or v < lo:
+            raise InputError(flag, f"expected a whole number >= {lo}, got {v!r}")
     paper = load_paper(paper_path)
     study, notes = study_for(paper, scenario, reps, hr_prior, seed)
     outd = Path(out)
@@ -413,9 +448,19 @@ def run_inference(paper_path, scenario=None, reps=DEFAULT_REPS, out="infer-out",
     job = build_job(study, replicates=reps, with_truth=False)
     info = mc_run(job, outd / "simulations.zarr", jobs=jobs, progress=progress)
     fields, groups = store_fields(paper, outd / "simulations.zarr", study.priors)
-    if method is not None and method not in METHODS:
-        raise InputError("--method", f"expected one of {', '.join(METHODS)}, got {method!r}")
-    res = posterior(paper, fields, study.priors, quantile, groups, n_boot, method=method)
+    if method == "smc":
+        res = SQ.infer(paper, study, fields, groups, outd, runs=runs, particles=particles, budget=budget,
+                       jobs=jobs, progress=progress, predictive=predictive)
+    else:
+        res = posterior(paper, fields, study.priors, quantile, groups, n_boot, method=method)
+        if predictive:
+            smp = res["_samples"]
+            sim = SQ.Simulator(study, params_of(study.priors), outd / "smc", jobs, progress)
+            (outd / "smc").mkdir(exist_ok=True)
+            need = sorted({n.field for n in paper.numbers.values()})
+            res["predictive_checks"], res["predictive_draws"] = SQ.predictive_checks(
+                paper, sim, smp["adjusted"], smp["weights"], predictive, SQ._seed(study.seed, 3), need)
+    res["method_name"] = method
     res["scenario"] = str(study.base.path)
     res["study_notes"] = notes
     res["store"] = str(outd / "simulations.zarr")
@@ -460,9 +505,17 @@ def render(res: dict) -> str:
     m = res.get("mcse", {})
     lines = [f"simkit infer: {res['paper'][:100]}", ""]
     lines += [f"  {x}" for x in res.get("study_notes", [])]
-    lines += ["", f"{res['n_simulations']:,} simulated studies ({res['n_valid']:,} with every evidence number), "
-                  f"{res['n_accepted']:,} accepted (acceptance rate {res['acceptance_rate']:.3f}, "
-                  f"effective sample size {res['ess']:.0f}); {res['method']}", ""]
+    if "smc" in res:
+        sm = res["smc"]
+        lines += ["", f"{res['n_simulations']:,} simulated studies: the reference table's {res['n_reference']:,} "
+                      f"({res['n_valid']:,} with every evidence number) and {sm['simulations_after_table']:,} in "
+                      f"{len(sm['runs'])} independent SMC runs of {sm['particles_per_run']:,} particles ("
+                      f"generations {', '.join(str(r['generations']) for r in sm['runs'])}; last moves accepted "
+                      f"{res['acceptance_rate']:.3f}; effective sample size {res['ess']:.0f}); {res['method']}", ""]
+    else:
+        lines += ["", f"{res['n_simulations']:,} simulated studies ({res['n_valid']:,} with every evidence number), "
+                      f"{res['n_accepted']:,} accepted (acceptance rate {res['acceptance_rate']:.3f}, "
+                      f"effective sample size {res['ess']:.0f}); {res['method']}", ""]
     for wtext in res.get("warnings", []):
         lines += [f"warning: {wtext}", ""]
     if res.get("unreachable_evidence"):
@@ -470,7 +523,7 @@ def render(res: dict) -> str:
                   "studies; not fitted, see their checks): " + ", ".join(res["unreachable_evidence"]), ""]
     lines.append("true HR:                 " + three(res["true_hr"])
                  + (f"; MCSE of log ends {m.get('log_true_hr_low', float('nan')):.3f} / "
-                    f"{m.get('log_true_hr_high', float('nan')):.3f}" if m else ""))
+                    f"{m.get('log_true_hr_high', float('nan')):.3f} ({m.get('by', '')})" if m else ""))
     lines.append("  rejection only:        " + three(res["rejection"]["true_hr"]))
     lines.append(f"P(true HR >= 0.9):       {res['p_true_hr_ge_0_9']:.3f} posterior (MCSE "
                  f"{m.get('p_true_hr_ge_0_9', float('nan')):.3f}) vs {res['prior_p_true_hr_ge_0_9']:.3f} prior")
@@ -480,7 +533,8 @@ def render(res: dict) -> str:
     for k, t in res["mechanisms"].items():
         pr = res["prior"][k]
         lines.append(f"  {k:<28}{three(t)};  prior {pr['low']:.3g} to {pr['high']:.3g}")
-    lines += ["", "posterior predictive checks (p; * evidence, checked leave-one-out; ! p < 0.05):"]
+    lines += ["", f"posterior predictive checks (p against {res.get('predictive_draws', 0)} fresh studies at "
+                  f"posterior draws; * evidence; ! p < 0.05):"]
     ev = {s["name"] for s in res["summaries"]}
     for k, p in res["predictive_checks"].items():
         ok = p is not None and math.isfinite(p)

@@ -518,8 +518,14 @@ def replicate(theta, dvec, seed, condition, k, pool, pkeys, strata, slope,
 
 
 @njit(cache=True)
-def run_chunk(thetas, dvec, seed, condition, start, stop, out):
+def run_chunk(thetas, dvec, seed, condition, start, stop, out, peeks):
     """Replicates start..stop-1 of a condition into out (stop - start, N_OUT).
+
+    peeks (stop - start,) or empty: the analyst's peek (dvec's D_PEEK) of each
+    replicate, drawn from a prior (simkit/world/priors.py); empty: dvec's for all.
+    A pool serving several replicates caches its members' outcomes whenever any
+    replicate of the chunk peeks (outcomes are a pure function of the pool's
+    keys, so caching them changes no number).
 
     thetas (1, N_THETA): one world for every replicate; or (stop - start,
     N_THETA): replicate start + r in world thetas[r] (parameters drawn from
@@ -535,6 +541,11 @@ def run_chunk(thetas, dvec, seed, condition, start, stop, out):
     policy = np.int64(dvec[D_POOL_POLICY])
     block = np.int64(dvec[D_BLOCK_SIZE])
     per_replicate = thetas.shape[0] > 1
+    drawn_peek = peeks.shape[0] > 0
+    dv = dvec.copy()              # a replicate's design: dvec with its own peek
+    dpool = dvec.copy()           # the pools': their outcome cache is filled if any replicate peeks
+    if drawn_peek:
+        dpool[D_PEEK] = np.max(peeks)
     have = False
     cur = np.uint64(0)
     n_ok = 0
@@ -547,13 +558,15 @@ def run_chunk(thetas, dvec, seed, condition, start, stop, out):
         kk = np.uint64(start + r)
         pk = H.pool_key(np.uint64(seed), np.uint64(condition), kk, policy, block)
         if not have or pk != cur:
-            n_ok, perm, s_stratum, s_slope, offs = stage_pool(theta, dvec, pk, pool, pkeys, strata, slope,
+            n_ok, perm, s_stratum, s_slope, offs = stage_pool(theta, dpool, pk, pool, pkeys, strata, slope,
                                                              badness, ocache, ohave, reused, ws)
             cur = pk
             have = True
+        if drawn_peek:
+            dv[D_PEEK] = peeks[r]
         # stage 'enrol'; the report does not use the twins: the same treated rows, less work
         filled, n_appl = H.treated_cohort_only(theta, H.treated_key(np.uint64(seed), np.uint64(condition), kk),
                                                ws[0])
-        _replicate(theta, dvec, np.uint64(seed), np.uint64(condition), kk, filled, n_appl, pool, pkeys,
+        _replicate(theta, dv, np.uint64(seed), np.uint64(condition), kk, filled, n_appl, pool, pkeys,
                    strata, slope, perm, s_stratum, s_slope, offs, n_ok, reused, ocache, ohave,
                    badness, ws, out[r])

@@ -59,7 +59,7 @@ def _entries():
                                         T.int64)),
         ],
         "loop": [
-            (R.run_chunk, (f8_2, f8, T.uint64, T.uint64, T.int64, T.int64, f8_2)),
+            (R.run_chunk, (f8_2, f8, T.uint64, T.uint64, T.int64, T.int64, f8_2, f8)),
         ],
     }
 

@@ -284,12 +284,24 @@ def study_from_dict(data: dict, text: str = "", path: str | None = None) -> Stud
     from simkit.world.priors import parse_priors
     priors = parse_priors(extra.get("priors"))
     varied = {k for _, over in rows for k in over}
-    from simkit.world.model import PARAM
     for p in priors.items:
-        sec = PARAM[p.name].section
+        sec = p.section
         if f"{sec}.{p.name}" in varied or (sec == "mechanisms" and varied & {"mechanisms", "mechanisms_only"}):
             raise InputError(f"priors.{sec}.{p.name}", "also set by the grid or the conditions: a parameter "
                                                        "is either varied over conditions or drawn from a prior")
+        if sec == "design":     # the drawn values must be valid with every condition's other choices
+            from simkit.design.choices import check_together
+            hi = int(p.support()[1]) - (1 if p.dist != "fixed" else 0)
+            for i, c in enumerate(conds):
+                vals = {**design_of(c.scenario, firth).values(), p.name: hi}
+                try:
+                    check_together(vals, "priors.design")
+                except InputError as e:
+                    raise InputError(e.where, e.message + (f" (grid condition {i})" if len(conds) > 1 else "")
+                                     ) from None
+            if source:
+                raise InputError(f"priors.design.{p.name}", f"a [{source}] scenario matches on its registry's "
+                                                            "rows: the peek cannot be drawn per replicate")
     # a condition's own values are named with its grid label, the base scenario's plainly
     labels = [f"grid condition {i}: " if any(k == "design.n_treated" or k.startswith(f"{source}.") for k in over)
               else "" for i, (_, over) in enumerate(rows)]
@@ -401,7 +413,7 @@ def build_job(study: Study, replicates: int | None = None, chunk_size: int | Non
     priors = study.priors if study.priors is not None and study.priors.items else None
     effect = any(c.scenario.treatment["hr"] != 1 or c.scenario.treatment["rate_change"] != 0
                  for c in study.conditions)
-    if with_truth and priors and (effect or any(PARAM[p.name].section == "treatment" for p in priors.items)):
+    if with_truth and priors and (effect or any(p.section == "treatment" for p in priors.items)):
         # the twins' marginal truth depends on the drawn world: not one number per condition
         with_truth = False
         attrs["truth_note"] = "no marginal truth: priors draw the world per replicate and the effect is not null"
@@ -416,8 +428,10 @@ def build_job(study: Study, replicates: int | None = None, chunk_size: int | Non
     prior_fields = priors.fields if priors else ()
     if priors:
         for p, f in zip(priors.items, prior_fields):
-            field_attrs[f] = {"long_name": f"{p.name} drawn from its prior {p.describe()}",
-                              "units": PARAM[p.name].unit}
+            field_attrs[f] = {"long_name": f"{p.name} drawn from its prior {p.describe()}"
+                                           + (" (the continuous draw x: the choice is floor(x))"
+                                              if p.dist.startswith("integer_") else ""),
+                              "units": PARAM[p.name].unit if p.section != "design" else CHOICE[p.name].unit}
         attrs["priors"] = [{"name": p.name, "dist": p.dist, "args": list(p.args), "per_registry": p.registry}
                            for p in priors.items]
     return Job(
