@@ -1,4 +1,5 @@
 """`simkit audit` end to end at a tiny size: every section, figure and headline is produced."""
+import math
 import re
 
 import pytest
@@ -94,3 +95,15 @@ def test_no_grid_key_outside_its_section():
         src = inspect.getsource(fn)
         # whole names only: 't1_age_median_treated' is not the grid key 'n_treated'
         assert not [k for k in keys if re.search(r"(?<![A-Za-z0-9_])" + re.escape(k) + r"(?![A-Za-z0-9_])", src)], name
+
+
+def test_normal_approximation_of_the_sample_size():
+    """The audit's shortcut: the unpooled normal formula by hand, and close to the exact scan
+    where the scan is cheap (so 'far beyond 2000' by the formula means beyond it exactly too)."""
+    from simkit.paper.power import sample_size
+    from simkit.report.audit import _normal_n
+    z = 1.959963984540054 + 0.8416212335729143
+    assert _normal_n(0.5, 0.3, 0.8) == pytest.approx(z * z * (0.25 + 0.21) / 0.04, rel=1e-9)
+    assert _normal_n(0.3, 0.3, 0.8) == math.inf
+    exact = sample_size(0.5, 0.3, 0.8, test="chi2").n_first
+    assert abs(exact - _normal_n(0.5, 0.3, 0.8)) / exact < 0.2
