@@ -61,6 +61,14 @@ def test_nobody_dies(tmp_path):
     assert c["cox_status"] == {"no_events": 20} and c["tests_status"] == {"no_events": 20}
     assert np.isnan(ds.hr.values).all()
     assert (ds.n_matched.values > 0).all()
+    # nobody dies within the follow-up: the follow-up HR does not exist (null in the store's
+    # JSON attrs, never NaN), and summarize falls back to the uncensored marginal with a note
+    from simkit.report.summary import summarize
+    from simkit.runner.store import read_status
+    truth = read_status(tmp_path / "s.zarr")["attrs"]["truth"][0]
+    assert truth["marginal_log_hr_followup"] is None and truth["marginal_log_hr"] is not None
+    s = summarize(tmp_path / "s.zarr")
+    assert s.attrs["estimand"] == "marginal" and "nobody dies" in s.attrs["estimand_note"]
 
 
 def test_treated_all_die_at_once(tmp_path):

@@ -92,7 +92,8 @@ def available_estimands(truths) -> list:
     """The estimands a store's attrs["truth"] (a list per condition, or None) can judge against."""
     out = ["conditional"]
     if truths:
-        out += [e for e in ("marginal", "followup_marginal") if all(ESTIMANDS[e][0] in t for t in truths)]
+        out += [e for e in ("marginal", "followup_marginal")
+                if all(t.get(ESTIMANDS[e][0]) is not None for t in truths)]
     return out
 
 
@@ -102,8 +103,10 @@ def choose_estimand(requested, truths, truth_note: str = "") -> tuple:
     unknown or unavailable request is an InputError naming --estimand."""
     from simkit.errors import InputError
     have = available_estimands(truths)
-    why = (truth_note or "the store has no counterfactual truth") if not truths else \
-        "the store's truth was computed before the follow-up estimand existed (re-run the scenario into a new store)"
+    why = (truth_note or "the store has no counterfactual truth") if not truths else (
+        "nobody dies within the design's follow-up in some condition: the follow-up HR does not exist"
+        if any(ESTIMANDS["followup_marginal"][0] in t for t in truths) else
+        "the store's truth was computed before the follow-up estimand existed (re-run the scenario into a new store)")
     if requested is None:
         chosen = next(e for e in ("followup_marginal", "marginal", "conditional") if e in have)
         note = "" if chosen == DEFAULT_ESTIMAND else (
@@ -329,7 +332,7 @@ def summarize(store, estimand: str | None = None):
     coords["conditional_log_hr"] = grid([float(np.mean(x)) if np.ndim(x) else x for x in cond_lhr])
     truth_keys = list(truths[0]) if truths else []
     for k in truth_keys:
-        coords[f"truth_{k}"] = grid([t[k] for t in truths])
+        coords[f"truth_{k}"] = grid([np.nan if t[k] is None else t[k] for t in truths])
     coords["mcse_note"] = grid(notes)
     defs = extreme_definitions()
     coords["definition"] = ("measure", [defs.get(k, "") for k in names])

@@ -99,7 +99,7 @@ def cox_fit(time, event, X, max_iter: int = 50, tol: float = 1e-10, cluster=None
 
 # The memo (world/memo.py, runner/grid.truths) keys the truth by this version too: a new
 # version (new keys, a changed definition) never reads a value stored by an older one.
-TRUTH_VERSION = 2
+TRUTH_VERSION = 3
 
 RMST_HORIZON_MONTHS = 36.0        # restricted mean survival time up to 3 years
 SURVIVAL_HORIZON_MONTHS = 24.0    # survival difference at 2 years
@@ -187,7 +187,7 @@ def true_effects(theta: np.ndarray, n: int = 200_000, seed: int = 0) -> dict:
     s2 = SURVIVAL_HORIZON_MONTHS * H.DAYS_PER_MONTH
     surv, surv_se = _paired_mean((t1 > s2).astype(np.float64) - (t0 > s2))
     change, change_se = _paired_mean(tr.data[:, H.TC_TRUE_6] - tr.twin[:, H.TC_TRUE_6])
-    return {
+    out = {
         "conditional_hr": float(theta[H.HR]),
         "marginal_hr": float(math.exp(beta[0])),
         "marginal_log_hr": float(beta[0]),
@@ -209,3 +209,9 @@ def true_effects(theta: np.ndarray, n: int = 200_000, seed: int = 0) -> dict:
         "n": n,
         "converged": bool(conv and conv_f),
     }
+    if not e1.any() and not e0.any():
+        # nobody dies within the design's follow-up: the follow-up HR does not exist
+        for k in ("marginal_hr_followup", "marginal_log_hr_followup", "marginal_log_hr_followup_mcse"):
+            out[k] = None
+    # an estimand that is not a number is None (null in the store's JSON attrs), never NaN
+    return {k: (None if isinstance(v, float) and not math.isfinite(v) else v) for k, v in out.items()}
