@@ -208,7 +208,7 @@ S_BRK, S_TAIL = 15, 18                    # loss breakpoints (3), tail share sum
 S_CRS_ON, S_CRS_ANCHOR, S_CRS_KAPPA, S_CRS_SPEED, S_CRS_STATE0, S_CRS_NSW, S_CRS_X0 = 22, 23, 24, 25, 26, 27, 28
 S_CRS_SW0 = 29
 N_CRS_SW = 32                             # switch times stored (months after the anchor)
-CRS_HORIZON = 72.0                        # episodes are drawn this far past the anchor
+CRS_HORIZON = 72.0                        # spells are drawn at most this far past the anchor
 N_S = S_CRS_SW0 + N_CRS_SW
 
 # per-call constants (prepare_constants): hoisted out of the patient loops
