@@ -1,6 +1,6 @@
 """Simulation-based calibration of `simkit infer` (docs/inference.md).
 
-    .venv/bin/python benchmarks/bench_sbc.py [--reps 20000] [--papers 60] [--jobs 2] [--out sbc-out]
+    .venv/bin/python benchmarks/bench_sbc.py [--reps 100000] [--papers 200] [--jobs 2] [--out sbc-out] [--smc]
 
 1. The reference table: the study `simkit infer` builds for the seed paper (default
    scenario seed-priors.toml with the effect's default priors, the paper's design),
@@ -14,10 +14,11 @@
    (binomial), the rank of the truth in the posterior (the posterior CDF at the truth,
    uniform if calibrated: histogram in 10 bins and a chi-square p), and the interval's
    mean width on the log scale against the prior's; for each method of `simkit infer`
-   (smc, the default, at the size --runs / --particles / --budget; semiauto) and the plain rejection
-   baseline (the table's closest --quantile, unadjusted).
+   (marginal, the default, in --runs parts of the table; semiauto; with --smc also the SMC at the size
+   --runs / --particles / --budget, which simulates per paper) and the plain rejection baseline (the
+   table's closest --quantile, unadjusted).
 4. `--case-papers` papers from each world of CASES (known truth, fixed magnitudes): how often the
-   90% interval reaches 0.9 (not declared effective) and covers the true HR.
+   90% interval reaches 0.9 (not declared effective) and covers the true HR, with the default method.
 Writes benchmarks/results/sbc.json (or --results-dir).
 """
 from __future__ import annotations
@@ -75,7 +76,8 @@ CASES = {
         "mechanisms.recall_shift": 1.5, "mechanisms.unblinded_shift": 2.0, "mechanisms.differential_followup": 0.8,
         "mechanisms.treated_loss_rate": 0.15, "mechanisms.death_ascertainment": 0.3,
         "mechanisms.reference_death_selection": 0.9, "mechanisms.early_exclusion": 0.8,
-        "mechanisms.waiting_months": 3.0,
+        "mechanisms.waiting_months": 3.0, "mechanisms.immortal_time_treated": 6.0,
+        "mechanisms.immortal_time_reference": 6.0, "mechanisms.time_zero_misalignment": 1.0,
         "design.match_peek": 20},          # the analyst's worst-outcome choice (docs/inference.md)
     "real effect HR 0.5, the seed world's biases": {
         "treatment.hr": 0.5, "treatment.rate_change": -0.3, "mechanisms.case_mix": 1.0, "mechanisms.era_hr": 0.85,
@@ -83,7 +85,9 @@ CASES = {
         "mechanisms.recall_shift": 0.0, "mechanisms.unblinded_shift": 1.0, "mechanisms.differential_followup": 0.5,
         "mechanisms.treated_loss_rate": 0.05, "mechanisms.death_ascertainment": 0.15,
         "mechanisms.reference_death_selection": 0.0, "mechanisms.early_exclusion": 0.0,
-        "mechanisms.waiting_months": 0.0, "design.match_peek": 1},
+        "mechanisms.waiting_months": 0.0, "mechanisms.immortal_time_treated": 6.0,
+        "mechanisms.immortal_time_reference": 6.0, "mechanisms.time_zero_misalignment": 1.0,
+        "design.match_peek": 1},
 }
 
 
@@ -101,18 +105,20 @@ def case_papers(seed_paper, values, n, tmp: Path, seed):
 
 def main(argv=None):
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--reps", type=int, default=20_000)
-    ap.add_argument("--papers", type=int, default=60)
+    ap.add_argument("--reps", type=int, default=100_000)
+    ap.add_argument("--papers", type=int, default=200)
     ap.add_argument("--quantile", type=float, default=None)
     ap.add_argument("--case-papers", type=int, default=10, help="papers per world of known truth (CASES)")
     ap.add_argument("--jobs", type=int, default=2)
     ap.add_argument("--out", default="sbc-out")
     ap.add_argument("--results-dir", default=None)
-    ap.add_argument("--runs", type=int, default=2, help="smc: independent runs per paper")
+    ap.add_argument("--runs", type=int, default=4, help="marginal: parts of the table; smc: runs per paper")
+    ap.add_argument("--smc", action="store_true", help="also the SMC (it simulates --budget studies per paper)")
     ap.add_argument("--particles", type=int, default=250, help="smc: particles per run")
     ap.add_argument("--budget", type=int, default=5000, help="smc: simulations per paper after the table")
     a = ap.parse_args(argv)
     from simkit.inference import abc, fit
+    from simkit.inference import marginal as MG
     from simkit.inference import sequential as SQ
     from simkit.paper.file import load_paper, shipped
     from simkit.runner.grid import build_job
@@ -132,7 +138,13 @@ def main(argv=None):
         papers = synthetic_papers(pstudy, shipped(), a.papers, Path(tmp))
     prior_hr = np.asarray(fields["prior_hr"])
     pw = float(np.diff(np.log(np.quantile(prior_hr, [0.05, 0.95])))[0])
-    rows = {"smc": [], "semiauto": [], "rejection": []}
+    rows = {"marginal": [], "semiauto": [], "rejection": []}
+    if a.smc:
+        rows["smc"] = []
+
+    def default_posterior(paper, where):
+        return MG.infer(paper, study, fields, where, parts=a.runs, quantile=q, jobs=a.jobs, progress=False,
+                        predictive=0)
 
     def smc_posterior(paper, where):
         return SQ.infer(paper, study, fields, groups, where, runs=a.runs, particles=a.particles, budget=a.budget,
@@ -142,11 +154,14 @@ def main(argv=None):
     for i, (paper, truth) in enumerate(papers):
         t = truth["hr"]
         draws = []
-        t1 = time.perf_counter()
-        smp = smc_posterior(paper, out / f"paper-{i:03d}")["_samples"]
-        t_smc += time.perf_counter() - t1
+        smp = default_posterior(paper, out / f"paper-{i:03d}")["_samples"]
         ih = smp["names"].index("hr")
-        draws.append(("smc", smp["adjusted"][:, ih], smp["weights"]))
+        draws.append(("marginal", *smp["marginal"]["hr"]))
+        if a.smc:
+            t1 = time.perf_counter()
+            smp = smc_posterior(paper, out / f"paper-{i:03d}")["_samples"]
+            t_smc += time.perf_counter() - t1
+            draws.append(("smc", smp["adjusted"][:, ih], smp["weights"]))
         for m in ("semiauto", "rejection"):
             smp = fit.posterior(paper, fields, study.priors, q, groups, n_boot=0, method=m)["_samples"]
             draws.append((m, smp["adjusted"][:, ih], smp["weights"]))
@@ -163,7 +178,7 @@ def main(argv=None):
         t = values["treatment.hr"]
         rr = []
         for k, (paper, _) in enumerate(cps):
-            res = smc_posterior(paper, out / f"case-{i}-{k:03d}")                  # the default method
+            res = default_posterior(paper, out / f"case-{i}-{k:03d}")              # the default method
             th = res["true_hr"]
             rr.append({"paper_hr": paper.numbers["hr"].value if "hr" in paper.numbers else None, **th,
                        "reaches_0_9": th["high"] >= 0.9, "covers_truth": th["low"] <= t <= th["high"],
@@ -188,7 +203,8 @@ def main(argv=None):
             "brier_hr_ge_0_9": float(np.mean([(r["p_ge_0_9"] - (r["truth"] >= 0.9)) ** 2 for r in rr])),
         }
     payload = {"reference_reps": a.reps, "papers": len(papers), "quantile": q, "study_notes": notes,
-               "smc": {"runs": a.runs, "particles_per_run": a.particles, "budget": a.budget},
+               "marginal": {"parts": a.runs},
+               "smc": {"runs": a.runs, "particles_per_run": a.particles, "budget": a.budget} if a.smc else None,
                "seconds_reference": t_ref, "seconds_smc_papers": t_smc, "seconds_total": time.perf_counter() - t0,
                "summary": summary, "cases": cases, "rows": rows}
     p = C.write_result("sbc", payload, a.results_dir)

@@ -124,7 +124,7 @@ def test_analyze_paper_out_then_infer_end_to_end(tmp_path, capsys):
 
 
 def test_smc_end_to_end_resumes_to_the_same_answer(tmp_path, capsys, monkeypatch):
-    """--method smc (the default) on a tiny scenario: independent runs, their MCSE, fresh predictive checks;
+    """--method smc on a tiny scenario: independent runs, their MCSE, fresh predictive checks;
     an interrupted run resumed by the same command computes only what is missing and gives the same answer."""
     from simkit.cli import main
     from simkit.inference import sequential as SQ
@@ -134,7 +134,8 @@ def test_smc_end_to_end_resumes_to_the_same_answer(tmp_path, capsys, monkeypatch
     assert main(["simulate", str(sc), "--matched", "--out", str(csv)]) == 0
     assert main(["analyze", str(csv), "--paper-out", str(paper)]) == 0
     argv = ["infer", str(paper), "--scenario", str(sc), "--reps", "400", "--out", str(out), "--runs", "2",
-            "--particles", "60", "--budget", "600", "--predictive", "30", "--jobs", "1", "--json", "--quiet"]
+            "--particles", "60", "--budget", "600", "--predictive", "30", "--jobs", "1", "--json", "--quiet",
+            "--method", "smc"]
     real = SQ.Simulator.run
     calls = []
 
@@ -189,8 +190,8 @@ def test_sbc_benchmark_runs_at_a_trivial_size(tmp_path):
     import bench_sbc
     res = bench_sbc.main(["--reps", "300", "--papers", "4", "--case-papers", "1", "--quantile", "0.1",
                           "--jobs", "1", "--out", str(tmp_path / "sbc"), "--results-dir", str(tmp_path),
-                          "--runs", "2", "--particles", "50", "--budget", "200"])
-    assert set(res["summary"]) == {"smc", "semiauto", "rejection"}
+                          "--runs", "2", "--particles", "50", "--budget", "200", "--smc"])
+    assert set(res["summary"]) == {"marginal", "semiauto", "rejection", "smc"}
     for s in res["summary"].values():
         assert s["papers"] >= 3 and 0 <= s["coverage_90"] <= 1 and sum(s["rank_histogram_10_bins"]) == s["papers"]
     assert set(res["cases"]) == set(bench_sbc.CASES)
@@ -204,8 +205,8 @@ def test_infer_benchmark_runs_at_a_trivial_size(tmp_path):
     import bench_infer
     res = bench_infer.main(["--reps", "200", "--jobs", "1", "--out", str(tmp_path / "b"),
                             "--results-dir", str(tmp_path),
-                            "--extra", "--runs 2 --particles 50 --budget 800 --predictive 10"])
-    assert len(res["runs"]) == 2 and res["runs"][0]["n_simulations"] > 200
-    assert res["runs"][0]["method"] == "smc" and res["runs"][0]["cpu_seconds"] > 0
+                            "--extra", "--runs 2 --predictive 10"])
+    assert len(res["runs"]) == 2 and res["runs"][0]["n_simulations"] == 200
+    assert res["runs"][0]["method"] == "marginal" and res["runs"][0]["cpu_seconds"] > 0
     assert set(res["log_difference_between_seeds"]) == {"median", "low", "high"}
     assert json.loads((tmp_path / "infer.json").read_text())["command"]

@@ -8,21 +8,23 @@ def register(p):
     p.add_argument("paper", metavar="PAPER.toml", help="paper file (docs/paper-file.md), e.g. "
                    "papers/barczewska2020.toml")
     p.add_argument("--scenario", metavar="S", help="scenario whose world and [priors] are used (default: the "
-                   "shipped seed-priors.toml; the effect's default priors are added unless it has its own)")
+                   "shipped infer-priors.toml: every mechanism over its full tipping-point range; the effect's default priors are added unless it has its own)")
     p.add_argument("--reps", type=int, metavar="N", help="simulated studies in the reference table "
-                   "(the prior's; default 20,000)")
+                   "(the prior's; default 100,000 for marginal, 20,000 for the others)")
     p.add_argument("--out", metavar="DIR", default="infer-out", help="directory of the resumable store and "
                    "the outputs (default infer-out; rerun the same command to resume)")
     p.add_argument("--jobs", type=int, metavar="J", help="worker processes (default: all cores)")
     p.add_argument("--quantile", type=float, metavar="Q", help="share of the closest simulations accepted "
-                   "(default 0.05)")
-    p.add_argument("--method", choices=("smc", "semiauto", "summaries", "rejection"),
-                   help="smc (default): sequential Monte Carlo ABC in independent runs from the reference table; "
+                   "(default 0.05; marginal: per part and parameter, at least 200 studies)")
+    p.add_argument("--method", choices=("marginal", "smc", "semiauto", "summaries", "rejection"),
+                   help="marginal (default): each parameter's posterior from its own semi-automatic summary, in "
+                        "independent parts of the reference table; "
+                        "smc: sequential Monte Carlo ABC in independent runs from the reference table; "
                         "semiauto: the closest --quantile of the table on the distance of the summaries' "
                         "projections onto the parameters, regression-adjusted; summaries: the same on the scaled "
                         "summaries; rejection: the baseline, semiauto's accepted studies unadjusted")
-    p.add_argument("--runs", type=int, metavar="K", help="smc: independent runs, whose spread is the Monte "
-                   "Carlo error (default 4)")
+    p.add_argument("--runs", type=int, metavar="K", help="marginal: independent parts of the reference table; "
+                   "smc: independent runs; their spread is the Monte Carlo error (default 4)")
     p.add_argument("--particles", type=int, metavar="N", help="smc: particles per run (default 1,000)")
     p.add_argument("--budget", type=int, metavar="B", help="smc: most simulated studies after the reference "
                    "table, all runs together (default 80,000)")
@@ -50,7 +52,7 @@ def run(args):
         if not 0 < lo < hi:
             raise InputError("--hr-prior", f"expected 0 < LOW < HIGH, got {args.hr_prior!r}")
         hr_prior = (lo, hi)
-    res = fit.run_inference(args.paper, scenario=args.scenario, reps=args.reps or fit.DEFAULT_REPS,
+    res = fit.run_inference(args.paper, scenario=args.scenario, reps=args.reps,
                             out=args.out, jobs=args.jobs, quantile=args.quantile or fit.DEFAULT_QUANTILE,
                             hr_prior=hr_prior, seed=args.seed, progress=False if args.quiet else None,
                             plot=not args.no_plot, method=args.method, runs=args.runs, particles=args.particles,

@@ -170,6 +170,18 @@ def weighted_quantile(x: np.ndarray, w: np.ndarray, q) -> np.ndarray:
     return np.interp(np.atleast_1d(q), c, x)
 
 
+def marginal_adjust(x: np.ndarray, w: np.ndarray, xm: np.ndarray, wm: np.ndarray) -> np.ndarray:
+    """Nott et al.'s (2014) marginal adjustment: the joint sample's column x (weights w) moved onto the
+    marginal sample xm (weights wm) at its weighted mid-ranks, so the joint draws keep their dependence
+    (ranks) and take the marginal's distribution.  Ties in x keep one value each."""
+    x, w = np.asarray(x, float), np.asarray(w, float)
+    o = np.argsort(x, kind="stable")
+    c = (np.cumsum(w[o]) - 0.5 * w[o]) / np.sum(w)
+    out = np.empty_like(x)
+    out[o] = weighted_quantile(xm, wm, c)
+    return out
+
+
 def ess(w: np.ndarray) -> float:
     """Kish's effective sample size of weights w."""
     s2 = float(np.sum(w * w))

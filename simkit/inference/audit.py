@@ -13,12 +13,8 @@ import math
 import shutil
 from pathlib import Path
 
-REPS_PER_AUDIT_REP = 2          # audit --reps 5000 -> a reference table of 10,000 studies (half infer's default)
-MIN_REPS = 200
-# the SMC at a quarter of infer's default particles and about a seventh of its budget (the audit's time:
-# docs/inference.md), scaled with --reps
-AUDIT_PARTICLES_PER_REP = 0.05   # 250 per run at --reps 5000
-AUDIT_BUDGET_PER_REP = 2.4       # 12,000 simulations at --reps 5000
+REPS_PER_AUDIT_REP = 4          # audit --reps 5000 -> a reference table of 20,000 studies (a fifth of infer's default)
+MIN_REPS = 400
 
 
 def section(out: Path, reps: int, jobs, progress, log):
@@ -27,15 +23,13 @@ def section(out: Path, reps: int, jobs, progress, log):
     from simkit.report.writer import Section, num
     from simkit.inference import sequential as SQ
     n = max(MIN_REPS, REPS_PER_AUDIT_REP * int(reps))
-    q = min(0.2, max(fit.DEFAULT_QUANTILE, fit.MIN_ACCEPTED_FOR_ADJUSTMENT / n))
-    runs = SQ.DEFAULT_RUNS
-    particles = max(10, min(SQ.DEFAULT_PARTICLES, int(AUDIT_PARTICLES_PER_REP * reps), n // (2 * runs)))
-    budget = max(4 * particles, int(AUDIT_BUDGET_PER_REP * reps))
-    res = fit.run_inference(shipped(), reps=n, out=Path(out) / "stores" / "infer", jobs=jobs, quantile=q,
-                            progress=progress, runs=runs, particles=particles, budget=budget,
+    runs = 4
+    res = fit.run_inference(shipped(), reps=n, out=Path(out) / "stores" / "infer", jobs=jobs,
+                            progress=progress, runs=runs, method="marginal",
                             predictive=min(SQ.PREDICTIVE_DRAWS, max(50, int(reps) // 10)))
-    log(f"  infer: a reference table of {n} simulated studies ({res['run']['chunks_computed']} new chunks) and "
-        f"{res['smc']['simulations_after_table']} in {runs} SMC runs of {particles} particles")
+    mg = res["marginal"]
+    log(f"  infer: a reference table of {n} simulated studies ({res['run']['chunks_computed']} new chunks) in "
+        f"{runs} parts; {res['predictive_draws']} predictive studies")
     shutil.copyfile(Path(out) / "stores" / "infer" / "pairs.png", Path(out) / "fig0_pairs.png")
     paper = load_paper(shipped())
     hr_paper = paper.numbers["hr"].printed
@@ -47,18 +41,18 @@ def section(out: Path, reps: int, jobs, progress, log):
     mc = (f" (MCSE of the log ends {m['log_true_hr_low']:.2f} / {m['log_true_hr_high']:.2f})"
           if m and all(math.isfinite(m.get(k, math.nan)) for k in ("log_true_hr_low", "log_true_hr_high")) else "")
     sec = Section("0. Which worlds could have produced this paper")
-    sec.headline = [f"  worlds that reproduce the paper's numbers (inference under the priors of seed-priors.toml and "
+    sec.headline = [f"  worlds that reproduce the paper's numbers (inference under the priors of infer-priors.toml, every "
+                    f"mechanism over its full tipping-point range, and "
                     f"a true HR prior 0.2-2): true HR {three(t)}{mc}; P(true HR >= 0.9) = "
                     f"{res['p_true_hr_ge_0_9']:.3f} (prior {res['prior_p_true_hr_ge_0_9']:.3f})"]
     sec.text(f"Every number the paper prints that a simulated study also reports (the paper file "
              f"`papers/barczewska2020.toml`: {len(paper.numbers)} numbers, {len(paper.evidence())} fitted as "
              f"evidence, the others checked) against {res['n_reference']:,} simulated studies whose true HR and "
-             f"bias magnitudes (the analyst's peek among them) are drawn from the priors of `seed-priors.toml` "
-             f"and a log-uniform prior on the true "
-             f"HR from 0.2 to 2 (docs/inference.md), then {res['smc']['simulations_after_table']:,} more in "
-             f"{runs} independent SMC runs of {particles} particles (effective sample size of the pooled "
-             f"posterior {res['ess']:.0f}; its Monte Carlo error is the spread of the runs' answers); "
-             f"{res['method']}.")
+             f"bias magnitudes (the analyst's peek among them) are drawn from the priors of `infer-priors.toml` "
+             f"(every mechanism over its full tipping-point range) and a log-uniform prior on the true "
+             f"HR from 0.2 to 2 (docs/inference.md), in {runs} independent parts of {mg['part_size']:,} "
+             f"(effective sample size of the true HR's pooled posterior {res['ess']:.0f}; its Monte Carlo error is "
+             f"the spread of the parts' answers); {res['method']}.")
     for w in res.get("warnings", []):
         sec.text(f"Warning: {w}.")
     sec.table(["quantity", "posterior", "prior", "the paper"], [

@@ -31,11 +31,11 @@ import numpy as np
 from simkit.errors import InputError
 from simkit.inference import abc
 
-DEFAULT_SCENARIO = "seed-priors.toml"
-DEFAULT_REPS = 20_000
+DEFAULT_SCENARIO = "infer-priors.toml"
+DEFAULT_REPS = 20_000          # the table methods and smc; marginal: marginal.DEFAULT_REPS (100,000)
 DEFAULT_QUANTILE = 0.05
-METHODS = ("smc", "semiauto", "summaries", "rejection")
-DEFAULT_METHOD = "smc"
+METHODS = ("marginal", "smc", "semiauto", "summaries", "rejection")
+DEFAULT_METHOD = "marginal"
 TABLE_METHOD = "semiauto"     # what posterior() computes from the reference table alone by default
 N_BOOT = 100
 MIN_ACCEPTED_FOR_ADJUSTMENT = 200
@@ -50,6 +50,10 @@ EFFECT_PRIORS = {
 }
 MEDIAN_FIELDS = ("median_days_treated", "median_days_reference")
 METHOD_TEXT = {
+    "marginal": "each parameter's marginal posterior by rejection ABC on its own semi-automatic summary (the linear "
+                "prediction of the parameter from the summaries, Fearnhead & Prangle 2012), regression-adjusted "
+                "(Beaumont et al. 2002), in independent parts of the reference table; joint draws by Nott et al.'s "
+                "(2014) marginal adjustment of the semi-automatic joint posterior",
     "smc": "sequential Monte Carlo ABC (adaptive SMC-ABC, Del Moral et al. 2012, with Drovandi & Pettitt's 2011 "
            "replenishment moves) in independent runs, each from its part of the reference table, on the distance of "
            "the "
@@ -126,7 +130,7 @@ def design_overrides(paper) -> tuple[dict, list]:
 
 
 def scenario_data(scenario=None) -> tuple[str, dict]:
-    """(path, parsed dict) of the scenario `simkit infer` uses (default: the shipped seed-priors.toml)."""
+    """(path, parsed dict) of the scenario `simkit infer` uses (default: the shipped infer-priors.toml)."""
     from simkit.runner.scenario import read_toml
     if scenario is None:
         from simkit.report.audit import scenario_dir
@@ -279,6 +283,42 @@ def log_prior_unbounded(params: list, priors):
     return log_prior
 
 
+@dataclass(frozen=True)
+class Table:
+    """The reference table as the methods use it: the parameters with priors, their draws (theta) and on the
+    real line (z), the reachable evidence numbers' summaries and their scales."""
+    params: list
+    names: list
+    theta: np.ndarray
+    z: np.ndarray
+    S: Summaries
+    numbers: list
+    scale: np.ndarray
+    unreachable: list
+
+
+def table_of(paper, priors, fields: dict) -> Table:
+    """The reference table's parameters and summaries; evidence numbers no world reaches are dropped (named in
+    `unreachable`)."""
+    params = params_of(priors)
+    names = [q.name for q in params]
+    if "hr" not in names:
+        raise InputError("--scenario", "the study has no prior on treatment.hr: nothing to infer about the "
+                                       "true effect")
+    evidence = paper.evidence()
+    theta = np.column_stack([np.asarray(fields[f"prior_{n}"], float) for n in names])
+    S = summaries(evidence, fields)
+    far = abc.unreachable(S.s, S.low, S.high)
+    if far.all():
+        raise InputError("PAPER", "no evidence number is within the prior predictive range of the simulated "
+                                  "studies: " + ", ".join(S.names))
+    numbers = [n for n, f in zip(evidence, far) if not f]
+    S = summaries(numbers, fields, S.caps)
+    scale = np.array([abc.robust_scale(S.s[:, j]) for j in range(S.s.shape[1])])
+    z = np.column_stack([abc.to_unbounded(theta[:, i], q.lo, q.hi, q.log) for i, q in enumerate(params)])
+    return Table(params, names, theta, z, S, numbers, scale, [n.name for n, f in zip(evidence, far) if f])
+
+
 def _core(S: Summaries, theta: np.ndarray, params: list, quantile: float, scale=None, method=None):
     """One ABC pass: (accepted idx, eps, kernel weights, adjusted theta of the accepted, scale, distances)."""
     method = method or TABLE_METHOD
@@ -413,7 +453,7 @@ def store_fields(paper, store, priors) -> tuple[dict, np.ndarray | None]:
     return fields, groups
 
 
-def run_inference(paper_path, scenario=None, reps=DEFAULT_REPS, out="infer-out", jobs=None, quantile=DEFAULT_QUANTILE,
+def run_inference(paper_path, scenario=None, reps=None, out="infer-out", jobs=None, quantile=DEFAULT_QUANTILE,
                   hr_prior=None, seed=None, progress=None, plot=True, n_boot=N_BOOT, method=None, runs=None,
                   particles=None, budget=None, predictive=None) -> dict:
     """`simkit infer`: run (or resume) the reference table under OUT and, for the SMC method, its sequential
@@ -428,9 +468,14 @@ def run_inference(paper_path, scenario=None, reps=DEFAULT_REPS, out="infer-out",
         raise InputError("--method", f"expected one of {', '.join(METHODS)}, got {method!r}")
     if not 0 < quantile < 1:
         raise InputError("--quantile", f"expected a number in (0, 1), got {quantile}")
+    if reps is None:
+        from simkit.inference import marginal as MG
+        reps = MG.DEFAULT_REPS if method == "marginal" else DEFAULT_REPS
     if reps < 100:
         raise InputError("--reps", f"expected at least 100 simulations, got {reps}")
-    runs = SQ.DEFAULT_RUNS if runs is None else runs
+    if runs is None:
+        from simkit.inference import marginal as MG
+        runs = MG.DEFAULT_PARTS if method == "marginal" else SQ.DEFAULT_RUNS
     particles = SQ.DEFAULT_PARTICLES if particles is None else particles
     budget = SQ.DEFAULT_BUDGET if budget is None else budget
     predictive = SQ.PREDICTIVE_DRAWS if predictive is None else predictive
@@ -448,7 +493,11 @@ def run_inference(paper_path, scenario=None, reps=DEFAULT_REPS, out="infer-out",
     job = build_job(study, replicates=reps, with_truth=False)
     info = mc_run(job, outd / "simulations.zarr", jobs=jobs, progress=progress)
     fields, groups = store_fields(paper, outd / "simulations.zarr", study.priors)
-    if method == "smc":
+    if method == "marginal":
+        from simkit.inference import marginal as MG
+        res = MG.infer(paper, study, fields, outd, parts=runs, quantile=quantile, jobs=jobs, progress=progress,
+                       predictive=predictive)
+    elif method == "smc":
         res = SQ.infer(paper, study, fields, groups, outd, runs=runs, particles=particles, budget=budget,
                        jobs=jobs, progress=progress, predictive=predictive)
     else:
@@ -512,6 +561,12 @@ def render(res: dict) -> str:
                       f"{len(sm['runs'])} independent SMC runs of {sm['particles_per_run']:,} particles ("
                       f"generations {', '.join(str(r['generations']) for r in sm['runs'])}; last moves accepted "
                       f"{res['acceptance_rate']:.3f}; effective sample size {res['ess']:.0f}); {res['method']}", ""]
+    elif "marginal" in res:
+        mg = res["marginal"]
+        lines += ["", f"{res['n_simulations']:,} simulated studies ({res['n_valid']:,} with every evidence number) "
+                      f"in {len(mg['parts'])} independent parts of {mg['part_size']:,}; in each part the closest "
+                      f"{mg['quantile_per_part']:.3g} accepted per parameter (for the true HR {res['n_accepted']:,} "
+                      f"in all, effective sample size {res['ess']:.0f}); {res['method']}", ""]
     else:
         lines += ["", f"{res['n_simulations']:,} simulated studies ({res['n_valid']:,} with every evidence number), "
                       f"{res['n_accepted']:,} accepted (acceptance rate {res['acceptance_rate']:.3f}, "
