@@ -88,6 +88,17 @@ CASES = {
         "mechanisms.waiting_months": 0.0, "mechanisms.immortal_time_treated": 6.0,
         "mechanisms.immortal_time_reference": 6.0, "mechanisms.time_zero_misalignment": 1.0,
         "design.match_peek": 1},
+    # the same effect in a world at the middle of the default priors (infer-priors.toml: each mechanism at
+    # its prior median, the analyst's peek 4): the first real-effect world sits in the priors' low-bias corner
+    "real effect HR 0.5, every bias at its prior median": {
+        "treatment.hr": 0.5, "treatment.rate_change": -0.3, "mechanisms.case_mix": 0.5, "mechanisms.era_hr": 0.5,
+        "mechanisms.self_selection": 1.5, "mechanisms.regression_to_mean": 1.5, "mechanisms.retro_noise": 4.0,
+        "mechanisms.recall_shift": 2.0, "mechanisms.unblinded_shift": 3.0, "mechanisms.differential_followup": 0.5,
+        "mechanisms.treated_loss_rate": 0.5, "mechanisms.death_ascertainment": 0.5,
+        "mechanisms.reference_death_selection": 0.5, "mechanisms.early_exclusion": 0.5,
+        "mechanisms.waiting_months": 6.0, "mechanisms.immortal_time_treated": 3.0,
+        "mechanisms.immortal_time_reference": 3.0, "mechanisms.time_zero_misalignment": 0.5,
+        "design.match_peek": 4},
 }
 
 
