@@ -120,7 +120,7 @@ def replay_pool(theta, key, n_cand, counts):
         if st[H.S_AGE] < pop[H.F_AGE_MIN] or st[H.S_AGE] > pop[H.F_AGE_MAX] or st[H.S_D] > pop[H.F_MAX_DURATION]:
             continue
         counts[1] += 1
-        H._pool_core(k, theta, pop, ub, uv, st, res, pk)
+        H._pool_core(k, theta, pop, ub, uv, st, res, pk, False)
         if res[0] > 0.5:
             counts[2] += 1
 

@@ -209,7 +209,14 @@ S_CRS_ON, S_CRS_ANCHOR, S_CRS_KAPPA, S_CRS_SPEED, S_CRS_STATE0, S_CRS_NSW, S_CRS
 S_CRS_SW0 = 29
 N_CRS_SW = 32                             # switch times stored (months after the anchor)
 CRS_HORIZON = 72.0                        # spells are drawn at most this far past the anchor
-N_S = S_CRS_SW0 + N_CRS_SW
+# spells are drawn as far as a visit asks (course_x): every switch before DRAWN
+# months is stored (inf: all there are); what drawing on needs: the horizon, the
+# end of the next spell (not stored yet) and its state, the mean spell lengths
+# (plateau, progressing) and the course key's high and low 32 bits
+S_CRS_DRAWN = S_CRS_SW0 + N_CRS_SW
+S_CRS_HZ, S_CRS_NEXT, S_CRS_STATE, S_CRS_M_PL, S_CRS_M_PR, S_CRS_KEY_HI, S_CRS_KEY_LO = range(
+    S_CRS_DRAWN + 1, S_CRS_DRAWN + 8)
+N_S = S_CRS_KEY_LO + 1
 
 # per-call constants (prepare_constants): hoisted out of the patient loops
 K_LOG_SCALE, K_INV_SHAPE, K_RHO2, K_SIG2, K_RHO6, K_SIG6 = 0, 1, 2, 3, 4, 5

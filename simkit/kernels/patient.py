@@ -31,8 +31,9 @@ from numba import njit
 
 from .rng import derive, uniform
 from .layout import (CRS_HORIZON, CURVATURE_MEAN, CURVATURE_SD, N_CRS_SW, PLATEAU_MONTHS, PLATEAU_SHARE,
-    PURPOSE_COURSE, S_CRS_ANCHOR, S_CRS_KAPPA, S_CRS_NSW, S_CRS_ON, S_CRS_SPEED, S_CRS_STATE0, S_CRS_SW0,
-    S_CRS_X0,AGE_REF, BETA_AGE10, BETA_BULBAR, BETA_LOG_RATE, BETA_RILUZOLE, BETA_U, CLIN0,
+    PURPOSE_COURSE, S_CRS_ANCHOR, S_CRS_DRAWN, S_CRS_HZ, S_CRS_KAPPA, S_CRS_KEY_HI, S_CRS_KEY_LO, S_CRS_M_PL,
+    S_CRS_M_PR, S_CRS_NEXT, S_CRS_NSW, S_CRS_ON, S_CRS_SPEED, S_CRS_STATE, S_CRS_STATE0, S_CRS_SW0, S_CRS_X0,
+    AGE_REF, BETA_AGE10, BETA_BULBAR, BETA_LOG_RATE, BETA_RILUZOLE, BETA_U, CLIN0,
     DROPOUT_RATE, DURATION_ELASTICITY, F_AGE_MEAN, F_AGE_SD, F_DUR_LOG_MEAN, F_DUR_LOG_SD,
     F_P_BULBAR, F_P_MALE, F_P_RILUZOLE, F_P_WHITE, F_RATE_SHIFT, IMMORTAL_TIME_REFERENCE,
     K_INV_SHAPE, K_LAST_VISIT, K_LOG_SCALE, K_RHO2, K_RHO6, K_STAY_B0, K_STAY_LAST, N_POP,
@@ -307,8 +308,11 @@ def draw_course(theta, key, anchor, last, ps):
     after the first visit carry the curvature and the plateaus.  Switches are
     drawn up to index-relative month `last` (the caller's last visit; at most
     N_CRS_SW; past the last switch the state persists): spell j always comes
-    from counter 2 + j, so a later `last` adds spells and changes none.  Stream PURPOSE_COURSE of the patient's key:
-    counter 0 kappa, 1 the initial state, 2 + j the j-th spell.
+    from counter 2 + j, so a later `last` adds spells and changes none.  They are
+    drawn lazily, only as far as a visit asks (course_x; most applicants and
+    candidates fail a gate before their last visit), which gives the same switches.
+    Stream PURPOSE_COURSE of the patient's key: counter 0 kappa, 1 the initial
+    state, 2 + j the j-th spell.
     """
     pi = theta[PLATEAU_SHARE]
     km = theta[CURVATURE_MEAN]
@@ -319,33 +323,83 @@ def draw_course(theta, key, anchor, last, ps):
     ps[S_CRS_ON] = 1.0
     a = max(anchor, -ps[S_D])
     ps[S_CRS_ANCHOR] = a
-    horizon = min(last - a, CRS_HORIZON)
     ck = derive(key, PURPOSE_COURSE)
     kappa = km
     if ksd > 0.0:
         kappa += ksd * qnorm(uniform(ck, 0))
     ps[S_CRS_KAPPA] = kappa
-    n = 0
-    state = 0.0
-    speed = 1.0
+    ps[S_CRS_NSW] = 0.0
     ps[S_CRS_STATE0] = 0.0
+    ps[S_CRS_SPEED] = 1.0
+    ps[S_CRS_DRAWN] = np.inf          # no plateaus: no spells
     if pi > 0.0:
         m_pl = theta[PLATEAU_MONTHS]
         m_pr = m_pl * (1.0 - pi) / pi
         speed = 1.0 / (1.0 - pi)
+        ps[S_CRS_SPEED] = speed
         state = np.float64(uniform(ck, 1) < pi)
         ps[S_CRS_STATE0] = state
+        hz = min(last - a, CRS_HORIZON)
+        ps[S_CRS_HZ] = hz
+        ps[S_CRS_M_PL] = m_pl
+        ps[S_CRS_M_PR] = m_pr
+        ps[S_CRS_KEY_HI] = np.float64(ck >> np.uint64(32))
+        ps[S_CRS_KEY_LO] = np.float64(ck & np.uint64(0xFFFFFFFF))
+        # the switches before month 0 (X(0) needs them; _more_spells draws on when
+        # a later visit asks), X(0) summed as course_x sums it
+        s0 = 0.0 - a
+        upto = min(s0, hz)
+        e = 0.0
+        u0 = 0.0
+        n = 0
         t = 0.0
-        while n < N_CRS_SW:
-            t -= (m_pl if state > 0.5 else m_pr) * math.log(uniform(ck, 2 + n))
-            if t >= horizon:
-                break
+        t -= (m_pl if state > 0.5 else m_pr) * math.log(uniform(ck, 2))
+        while t < upto:
             ps[S_CRS_SW0 + n] = t
+            if state < 0.5:
+                e += _rate_integral(kappa, t) - _rate_integral(kappa, u0)
+            u0 = t
             n += 1
             state = 1.0 - state
-    ps[S_CRS_SPEED] = speed
+            if n >= N_CRS_SW:
+                t = np.inf                # the cap: the state persists
+                break
+            t -= (m_pl if state > 0.5 else m_pr) * math.log(uniform(ck, 2 + n))
+        ps[S_CRS_NSW] = n
+        ps[S_CRS_NEXT] = t
+        ps[S_CRS_STATE] = state
+        ps[S_CRS_DRAWN] = upto if upto < hz else np.inf
+        x0 = 0.0
+        if s0 > 0.0:
+            if state < 0.5:
+                e += _rate_integral(kappa, s0) - _rate_integral(kappa, u0)
+            x0 = e * speed - s0
+        ps[S_CRS_X0] = x0             # loss_at reads it at and after month 0
+    else:
+        ps[S_CRS_X0] = course_x(ps, 0.0)
+
+
+@njit(cache=True, error_model="numpy")
+def _more_spells(ps, upto):
+    """Store the switches before `upto` months after the anchor (<= the horizon):
+    draw_course's loop, resumed where it stopped (the same numbers in the same
+    order, so the same switch times)."""
+    n = np.int64(ps[S_CRS_NSW])
+    t = ps[S_CRS_NEXT]
+    state = ps[S_CRS_STATE]
+    ck = (np.uint64(ps[S_CRS_KEY_HI]) << np.uint64(32)) | np.uint64(ps[S_CRS_KEY_LO])
+    while t < upto:
+        ps[S_CRS_SW0 + n] = t
+        n += 1
+        state = 1.0 - state
+        if n >= N_CRS_SW:
+            t = np.inf                # the cap: the state persists
+            break
+        t -= (ps[S_CRS_M_PL] if state > 0.5 else ps[S_CRS_M_PR]) * math.log(uniform(ck, 2 + n))
     ps[S_CRS_NSW] = n
-    ps[S_CRS_X0] = course_x(ps, 0.0)
+    ps[S_CRS_NEXT] = t
+    ps[S_CRS_STATE] = state
+    ps[S_CRS_DRAWN] = upto if upto < ps[S_CRS_HZ] else np.inf
 
 
 @njit(cache=True, inline="always", error_model="numpy")
@@ -365,6 +419,8 @@ def course_x(ps, tau):
     s = tau - ps[S_CRS_ANCHOR]
     if s <= 0.0:
         return 0.0
+    if s > ps[S_CRS_DRAWN]:           # spells not drawn yet so far past the anchor
+        _more_spells(ps, min(s, ps[S_CRS_HZ]))
     kappa = ps[S_CRS_KAPPA]
     state = ps[S_CRS_STATE0]
     e = 0.0
@@ -396,11 +452,16 @@ def loss_at(ps, tau, w, post_rate):
         if tau <= 0.0:
             return ps[S_R] * t + w
         return ps[S_R] * ps[S_D] + post_rate * tau + w
-    x = course_x(ps, tau)
     if tau <= 0.0:
+        # X is 0 up to the anchor (the first visit) and stored at month 0
+        x = 0.0
+        if tau == 0.0:
+            x = ps[S_CRS_X0]
+        elif tau > ps[S_CRS_ANCHOR]:
+            x = course_x(ps, tau)
         return ps[S_R] * (t + x) + w
     x0 = ps[S_CRS_X0]
-    return ps[S_R] * (ps[S_D] + x0) + post_rate * (tau + x - x0) + w
+    return ps[S_R] * (ps[S_D] + x0) + post_rate * (tau + course_x(ps, tau) - x0) + w
 
 
 @njit(cache=True, error_model="numpy")

@@ -121,14 +121,16 @@ def followup_end(theta, trial_len, u_drop, u_kind, u_len):
 
 
 @njit(cache=True, inline="always", error_model="numpy")
-def _pool_core(k, theta, pop, ub, uv, ps, res, pk):
+def _pool_core(k, theta, pop, ub, uv, ps, res, pk, all_visits):
     """Everything about a pool candidate up to the reference baseline, from its
     uniforms (ub, uv: _pool_draws).
 
     res: 0 included (1/0), 1 eligible, 2 entry score, 3 pre score, 4 score at
     baseline, 5 FT9 at baseline, 6 trial months, 7 dropout uniform, 8 death
     (months since onset), 9 w at baseline, 10 true total at baseline,
-    11 baseline visit happened (1/0).
+    11 baseline visit happened (1/0).  Without all_visits, an included
+    candidate whose baseline visit did not happen has no course and NaN in
+    3, 4, 5, 9, 10 (pool_baseline does not use them).
     """
     draw_base(theta, pop, ub, ps)
     res[0] = 0.0
@@ -147,9 +149,7 @@ def _pool_core(k, theta, pop, ub, uv, ps, res, pk):
     if entry < pop[F_MIN_SCORE] or resp_e < pop[F_MIN_RESP]:
         return
     res[0] = 1.0
-    # the course after the entry visit (its anchor: the entry, so inclusion is unchanged)
-    draw_course(theta, pk, 0.0, max(theta[REF_BASELINE_MONTH] + 6.0, float(POOL_MONTHLY_LAST)), ps)
-    # trial conduct and death
+    # trial conduct and death (they do not depend on the course)
     tmin = theta[TRIAL_MONTHS_MIN]
     trial_len = tmin + math.floor(ub[_C_TRIAL_LEN] * (theta[TRIAL_MONTHS_MAX] - tmin + 1.0))
     u_drop = ub[_C_DROPOUT]
@@ -157,25 +157,32 @@ def _pool_core(k, theta, pop, ub, uv, ps, res, pk):
     res[6] = trial_len
     res[7] = u_drop
     res[8] = t_death
-    # reference pre visit (trial month b0 - 6) and baseline (b0)
-    m_pre = b0 - 6.0
-    if m_pre == 0.0:
-        w_pre = w_entry
-        pre = entry
-    else:
-        w_pre = ou_next(theta, w_entry, m_pre, uv[V_TPRE])
-        pre, _f, _r, _t = rate_visit(ps, loss_at(ps, m_pre, w_pre, r), uv[V_NPREA], uv[V_NPREB], rsd)
-    w0 = ou_step(w_pre, k[K_RHO6], k[K_SIG6], uv[V_TB0])
-    s0, ft9, _r0, true0 = rate_visit(ps, loss_at(ps, b0, w0, r), uv[V_NB0A], uv[V_NB0B], rsd)
-    res[3] = pre
-    res[4] = s0
-    res[5] = ft9
-    res[9] = w0
-    res[10] = true0
     d = ps[S_D]
     # visits at pre and baseline; with immortal time M, alive and in the trial
     # at b0 + M (then the visits at b0 + 2, 4, 6 up to M exist too)
-    if b0 > trial_len or u_drop >= k[K_STAY_B0] or t_death <= d + b0:
+    seen = not (b0 > trial_len or u_drop >= k[K_STAY_B0] or t_death <= d + b0)
+    if seen or all_visits:
+        # the course after the entry visit (its anchor: the entry, so inclusion is unchanged)
+        draw_course(theta, pk, 0.0, max(theta[REF_BASELINE_MONTH] + 6.0, float(POOL_MONTHLY_LAST)), ps)
+        # reference pre visit (trial month b0 - 6) and baseline (b0)
+        m_pre = b0 - 6.0
+        if m_pre == 0.0:
+            w_pre = w_entry
+            pre = entry
+        else:
+            w_pre = ou_next(theta, w_entry, m_pre, uv[V_TPRE])
+            pre, _f, _r, _t = rate_visit(ps, loss_at(ps, m_pre, w_pre, r), uv[V_NPREA], uv[V_NPREB], rsd)
+        w0 = ou_step(w_pre, k[K_RHO6], k[K_SIG6], uv[V_TB0])
+        s0, ft9, _r0, true0 = rate_visit(ps, loss_at(ps, b0, w0, r), uv[V_NB0A], uv[V_NB0B], rsd)
+        res[3] = pre
+        res[4] = s0
+        res[5] = ft9
+        res[9] = w0
+        res[10] = true0
+    else:
+        for c in (3, 4, 5, 9, 10):
+            res[c] = np.nan
+    if not seen:
         return
     res[11] = 1.0
     m_need = b0 + theta[IMMORTAL_TIME_REFERENCE]
@@ -235,7 +242,7 @@ def pool_baseline(theta, key, out, keys):
             ub[c] = ubs[i, c]
         for c in range(N_UV_POOL):
             uv[c] = uvs[i, c]
-        _pool_core(k, theta, pop, ub, uv, ps, res, pk)
+        _pool_core(k, theta, pop, ub, uv, ps, res, pk, False)
         i += 1
         j += 1
         if res[0] < 0.5:
@@ -299,7 +306,7 @@ def pool_outcomes(theta, keys, out):
     for i in range(m):
         pk = keys[i]
         _pool_draws(pk, ib0, ub, uv)
-        _pool_core(k, theta, pop, ub, uv, ps, res, pk)
+        _pool_core(k, theta, pop, ub, uv, ps, res, pk, True)
         trial_len = res[6]
         u_drop = res[7]
         t_death = res[8]
@@ -355,7 +362,7 @@ def pool_visit_domains(theta, keys, out):
     for i in range(m):
         pk = keys[i]
         _pool_draws(pk, ib0, ub, uv)
-        _pool_core(k, theta, pop, ub, uv, ps, res, pk)
+        _pool_core(k, theta, pop, ub, uv, ps, res, pk, True)
         r = ps[S_R]
         # entry, pre and baseline visits exactly as _pool_core rates them
         w_entry = ou_first(theta, uv[V_T0])
@@ -423,7 +430,7 @@ def pool_monthly(theta, keys, out):
     for i in range(m):
         pk = keys[i]
         _pool_draws(pk, ib0, ub, uv)
-        _pool_core(k, theta, pop, ub, uv, ps, res, pk)
+        _pool_core(k, theta, pop, ub, uv, ps, res, pk, True)
         for mo in range(nm):
             out[i, mo] = np.nan
         if res[0] < 0.5:

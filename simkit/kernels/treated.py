@@ -89,23 +89,31 @@ def _applicant(k, theta, pop, ak, ps, ub, out, twin, f, with_twin):
     if lead > 0.0:
         ps[S_D] = d + lead            # visits are placed relative to the index
         ps[S_LOGD] = math.log(d + lead)
-    # the course from the first visit: the entry visit if there is one before month -6
-    draw_course(theta, ak, -lead if (aligned and lead > 6.0) else -6.0, 6.0, ps)
     # slots: month -6 -> 0, 0 -> 6, 2 -> 8, 4 -> 10, 6 -> 12; an entry visit
     # before month -6 -> 13 (its transition to month -6: slot 14)
-    if aligned and lead > 6.0:
+    early_entry = aligned and lead > 6.0
+    # the first visit (the entry visit if there is one before month -6) is the
+    # course's anchor, where X = 0: rated before draw_course (the linear loss is
+    # the same number), so an applicant the entry gate turns away draws no course
+    if early_entry:
         w_entry = ou_first(theta, uniform(tk, 13))
         entry, _fe, resp_e, _te = rate_visit(ps, loss_at(ps, -lead, w_entry, r), uniform(nk, 26),
                                              uniform(nk, 27), rsd)
-        w_pre = ou_next(theta, w_entry, lead - 6.0, uniform(tk, 14))
-        pre, _f, _rp, _tp = rate_visit(ps, loss_at(ps, -6.0, w_pre, r), uniform(nk, 0), uniform(nk, 1), rsd)
+        w_pre = 0.0
+        pre = 0.0
     else:
+        w_entry = 0.0
         w_pre = ou_first(theta, uniform(tk, 0))
         pre, _f, resp_e, _tp = rate_visit(ps, loss_at(ps, -6.0, w_pre, r), uniform(nk, 0), uniform(nk, 1),
                                           rsd)
         entry = pre
     if aligned and (entry < pop[F_MIN_SCORE] or resp_e < pop[F_MIN_RESP]):
         return False
+    # the course from the first visit
+    draw_course(theta, ak, -lead if early_entry else -6.0, 6.0, ps)
+    if early_entry:
+        w_pre = ou_next(theta, w_entry, lead - 6.0, uniform(tk, 14))
+        pre, _f, _rp, _tp = rate_visit(ps, loss_at(ps, -6.0, w_pre, r), uniform(nk, 0), uniform(nk, 1), rsd)
     w0 = ou_step(w_pre, k[K_RHO6], k[K_SIG6], uniform(tk, 6))
     s0, ft9, resp0, true0 = rate_visit(ps, loss_at(ps, 0.0, w0, r), uniform(nk, 12), uniform(nk, 13), rsd)
     if not aligned and (s0 < pop[F_MIN_SCORE] or resp0 < pop[F_MIN_RESP]):
