@@ -197,7 +197,11 @@ def main(argv=None):
         cases[label] = {"true_hr": t, "papers": len(rr),
                         "share_interval_reaches_0_9": float(np.mean([r["reaches_0_9"] for r in rr])),
                         "share_covering_truth": float(np.mean([r["covers_truth"] for r in rr])),
-                        "median_paper_hr": float(np.median([r["paper_hr"] for r in rr])), "rows": rr}
+                        # a paper whose Cox fit failed (no treated death recorded) reports no HR
+                        "papers_without_hr": sum(r["paper_hr"] is None for r in rr),
+                        "median_paper_hr": (float(np.median([r["paper_hr"] for r in rr if r["paper_hr"] is not None]))
+                                            if any(r["paper_hr"] is not None for r in rr) else None),
+                        "rows": rr}
     from scipy import stats
     summary = {}
     for method, rr in rows.items():
@@ -226,7 +230,8 @@ def main(argv=None):
         print(f"{method:<11}{s['coverage_90']:>14.3f} ({s['coverage_mcse']:.3f}){s['rank_uniformity_chi2_p']:>13.3f}"
               f"{s['mean_width_log']:>12.2f} / {s['prior_width_log']:.2f}  {s['rank_histogram_10_bins']}")
     for label, c in cases.items():
-        print(f"{label}: {c['papers']} papers (median reported HR {c['median_paper_hr']:.2f}); 90% interval "
+        mh = "-" if c["median_paper_hr"] is None else f"{c['median_paper_hr']:.2f}"
+        print(f"{label}: {c['papers']} papers (median reported HR {mh}, {c['papers_without_hr']} without one); 90% interval "
               f"reaches 0.9 in {c['share_interval_reaches_0_9']:.2f}, covers the true HR {c['true_hr']} in "
               f"{c['share_covering_truth']:.2f}")
     print(f"{payload['seconds_total']:.0f} s; {p}")
