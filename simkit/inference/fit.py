@@ -319,6 +319,41 @@ def table_of(paper, priors, fields: dict) -> Table:
     return Table(params, names, theta, z, S, numbers, scale, [n.name for n, f in zip(evidence, far) if f])
 
 
+def fill_parameters(res: dict, params: list, theta: np.ndarray, S: Summaries, posterior_of) -> np.ndarray:
+    """The parts of a result every table-split method shares: the rejection baseline on the whole table,
+    each parameter's prior and posterior (median, 90% interval; posterior_of(j) -> (values, weights)),
+    filed as the slope effect, a mechanism (the analyst's peek among them) or a world parameter.  Returns the
+    baseline's accepted rows."""
+    ih = [q.name for q in params].index("hr")
+    idx, _, _, _, _, _ = _core(S, theta, params, DEFAULT_QUANTILE)
+    res["rejection"] = {"true_hr": _three(theta[idx, ih], np.ones(idx.size)),
+                        "p_true_hr_ge_0_9": float(np.mean(theta[idx, ih] >= HR_NULL))}
+    for j, q in enumerate(params):
+        res["prior"][q.name] = _three(theta[:, j], np.ones(theta.shape[0]))
+        if q.name == "hr":
+            continue
+        three = _three(*posterior_of(j))
+        if q.name == "rate_change":
+            res["slope_effect"] = three
+        elif q.section in ("mechanisms", "design"):
+            res["mechanisms"][q.name] = three
+        else:
+            res["world"][q.name] = three
+    return idx
+
+
+def spread_mcse(answers: list, by: str) -> dict:
+    """The Monte Carlo error of K independent answers' pooled result: SD over them / sqrt(K) of the log true
+    HR's median and 90% ends and of P(true HR >= 0.9) (answers: dicts with "true_hr" and "p_true_hr_ge_0_9")."""
+    k = len(answers)
+    stats = np.array([[math.log(r["true_hr"]["median"]), math.log(r["true_hr"]["low"]),
+                       math.log(r["true_hr"]["high"]), r["p_true_hr_ge_0_9"]] for r in answers])
+    sd = stats.std(axis=0, ddof=1) / math.sqrt(k) if k > 1 else np.full(4, np.nan)
+    return {"log_true_hr_median": float(sd[0]), "log_true_hr_low": float(sd[1]),
+            "log_true_hr_high": float(sd[2]), "p_true_hr_ge_0_9": float(sd[3]),
+            "by": f"{k} independent {by} (SD of their answers / sqrt({k}))", "runs": k}
+
+
 def _core(S: Summaries, theta: np.ndarray, params: list, quantile: float, scale=None, method=None):
     """One ABC pass: (accepted idx, eps, kernel weights, adjusted theta of the accepted, scale, distances)."""
     method = method or TABLE_METHOD

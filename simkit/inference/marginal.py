@@ -31,8 +31,6 @@ true HR's lower end about a fifth of the joint's at the same table size.
 """
 from __future__ import annotations
 
-import math
-
 import numpy as np
 
 from simkit.errors import InputError
@@ -126,27 +124,9 @@ def infer(paper, study, fields, out, *, parts=DEFAULT_PARTS, quantile=0.05, jobs
            "p_true_hr_ge_0_9": float(np.sum(ws_h * (xs_h >= fit.HR_NULL))),
            "prior_p_true_hr_ge_0_9": float(np.mean(theta[:, ih] >= fit.HR_NULL)),
            "mechanisms": {}, "world": {}, "prior": {}, "unreachable_evidence": tab.unreachable, "warnings": []}
-    idx, _, _, _, _, _ = fit._core(tab.S, theta, params, fit.DEFAULT_QUANTILE)
-    res["rejection"] = {"true_hr": fit._three(theta[idx, ih], np.ones(idx.size)),
-                        "p_true_hr_ge_0_9": float(np.mean(theta[idx, ih] >= fit.HR_NULL))}
-    for j, q_ in enumerate(params):
-        res["prior"][q_.name] = fit._three(theta[:, j], np.ones(n_table))
-        if q_.name == "hr":
-            continue
-        three = fit._three(np.concatenate([x for x, _ in pooled_m[j]]), np.concatenate([w for _, w in pooled_m[j]]))
-        if q_.name == "rate_change":
-            res["slope_effect"] = three
-        elif q_.section in ("mechanisms", "design"):
-            res["mechanisms"][q_.name] = three
-        else:
-            res["world"][q_.name] = three
-    stats = np.array([[math.log(r["true_hr"]["median"]), math.log(r["true_hr"]["low"]),
-                       math.log(r["true_hr"]["high"]), r["p_true_hr_ge_0_9"]] for r in per_part])
-    sd = stats.std(axis=0, ddof=1) / math.sqrt(parts) if parts > 1 else np.full(4, np.nan)
-    res["mcse"] = {"log_true_hr_median": float(sd[0]), "log_true_hr_low": float(sd[1]),
-                   "log_true_hr_high": float(sd[2]), "p_true_hr_ge_0_9": float(sd[3]),
-                   "by": f"{parts} independent parts of the reference table (SD of their answers / sqrt({parts}))",
-                   "runs": parts}
+    fit.fill_parameters(res, params, theta, tab.S, lambda j: (np.concatenate([x for x, _ in pooled_m[j]]),
+                                                                np.concatenate([w for _, w in pooled_m[j]])))
+    res["mcse"] = fit.spread_mcse(per_part, "parts of the reference table")
     res["marginal"] = {"parts": per_part, "part_size": size, "quantile_per_part": q}
     if size * q < MIN_ACCEPTED:
         res["warnings"].append(f"only {int(size * q)} studies accepted per part: the regression adjustment needs a "

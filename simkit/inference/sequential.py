@@ -157,23 +157,10 @@ def infer(paper, study, fields, groups, out: Path, *, runs=DEFAULT_RUNS, particl
     log = log or (lambda m: print(m, file=sys.stderr, flush=True))
     quiet = progress is False
     priors = study.priors
-    params = fit.params_of(priors)
-    names = [q.name for q in params]
-    if "hr" not in names:
-        raise InputError("--scenario", "the study has no prior on treatment.hr: nothing to infer about the "
-                                       "true effect")
+    tab = fit.table_of(paper, priors, fields)
+    params, names, theta, S, numbers, scale, zall = (tab.params, tab.names, tab.theta, tab.S, tab.numbers,
+                                                     tab.scale, tab.z)
     seed = study.seed if seed is None else seed
-    evidence = paper.evidence()
-    theta = np.column_stack([np.asarray(fields[f"prior_{n}"], float) for n in names])
-    S = fit.summaries(evidence, fields)
-    far = abc.unreachable(S.s, S.low, S.high)
-    if far.all():
-        raise InputError("PAPER", "no evidence number is within the prior predictive range of the simulated "
-                                  "studies: " + ", ".join(S.names))
-    numbers = [n for n, f in zip(evidence, far) if not f]
-    S = fit.summaries(numbers, fields, S.caps)
-    scale = np.array([abc.robust_scale(S.s[:, j]) for j in range(S.s.shape[1])])
-    zall = np.column_stack([abc.to_unbounded(theta[:, i], q.lo, q.hi, q.log) for i, q in enumerate(params)])
     n_table = theta.shape[0]
     if n_table < runs * particles * 2:
         raise InputError("--reps", f"the reference table ({n_table:,} studies) must hold at least twice "
@@ -254,28 +241,10 @@ def infer(paper, study, fields, groups, out: Path, *, runs=DEFAULT_RUNS, particl
            "p_true_hr_ge_0_9": float(np.sum(W * (X[:, ih] >= fit.HR_NULL))),
            "prior_p_true_hr_ge_0_9": float(np.mean(theta[:, ih] >= fit.HR_NULL)),
            "mechanisms": {}, "world": {}, "prior": {},
-           "unreachable_evidence": [n.name for n, f_ in zip(evidence, far) if f_], "warnings": []}
+           "unreachable_evidence": tab.unreachable, "warnings": []}
     # the baseline on the whole table: rejection ABC (closest 5%, the semi-automatic distance, no adjustment)
-    idx, _, _, _, _, _ = fit._core(S, theta, params, fit.DEFAULT_QUANTILE)
-    res["rejection"] = {"true_hr": fit._three(theta[idx, ih], np.ones(idx.size)),
-                        "p_true_hr_ge_0_9": float(np.mean(theta[idx, ih] >= fit.HR_NULL))}
-    for i, q in enumerate(params):
-        res["prior"][q.name] = fit._three(theta[:, i], np.ones(n_table))
-        if q.name == "hr":
-            continue
-        three = fit._three(X[:, i], W)
-        if q.name == "rate_change":
-            res["slope_effect"] = three
-        elif q.section in ("mechanisms", "design"):
-            res["mechanisms"][q.name] = three
-        else:
-            res["world"][q.name] = three
-    stats = np.array([[math.log(r["true_hr"]["median"]), math.log(r["true_hr"]["low"]),
-                       math.log(r["true_hr"]["high"]), r["p_true_hr_ge_0_9"]] for r in per_run])
-    sd = stats.std(axis=0, ddof=1) / math.sqrt(runs) if runs > 1 else np.full(4, np.nan)
-    res["mcse"] = {"log_true_hr_median": float(sd[0]), "log_true_hr_low": float(sd[1]),
-                   "log_true_hr_high": float(sd[2]), "p_true_hr_ge_0_9": float(sd[3]),
-                   "by": f"{runs} independent runs (SD of their answers / sqrt({runs}))", "runs": runs}
+    idx = fit.fill_parameters(res, params, theta, S, lambda j: (X[:, j], W))
+    res["mcse"] = fit.spread_mcse(per_run, "runs")
     res["smc"] = {"runs": per_run, "particles_per_run": particles, "budget": budget, "alpha": ALPHA,
                   "min_acceptance": MIN_RATE, "steps": step, "simulations_after_table": sim.n_simulated,
                   "seconds_simulating": sim.seconds, "chunks_computed": sim.chunks_computed}
