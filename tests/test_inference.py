@@ -188,14 +188,21 @@ def test_sbc_benchmark_runs_at_a_trivial_size(tmp_path):
     from pathlib import Path
     sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "benchmarks"))
     import bench_sbc
-    res = bench_sbc.main(["--reps", "300", "--papers", "4", "--case-papers", "1", "--quantile", "0.1",
-                          "--jobs", "1", "--out", str(tmp_path / "sbc"), "--results-dir", str(tmp_path),
-                          "--runs", "2", "--particles", "50", "--budget", "200", "--smc"])
+    argv = ["--reps", "300", "--papers", "4", "--case-papers", "1", "--quantile", "0.1",
+            "--jobs", "1", "--out", str(tmp_path / "sbc"), "--results-dir", str(tmp_path),
+            "--runs", "2", "--particles", "50", "--budget", "200", "--smc"]
+    res = bench_sbc.main(argv)
     assert set(res["summary"]) == {"marginal", "semiauto", "rejection", "smc"}
     for s in res["summary"].values():
         assert s["papers"] >= 3 and 0 <= s["coverage_90"] <= 1 and sum(s["rank_histogram_10_bins"]) == s["papers"]
     assert set(res["cases"]) == set(bench_sbc.CASES)
     assert json.loads((tmp_path / "sbc.json").read_text())["command"]
+    # rerun with the same arguments: every paper's rows come from paper-rows.jsonl, the same summary
+    rows = (tmp_path / "sbc" / "paper-rows.jsonl").read_text().splitlines()
+    assert len(rows) == res["summary"]["marginal"]["papers"]
+    again = bench_sbc.main(argv)
+    assert again["summary"] == res["summary"]
+    assert (tmp_path / "sbc" / "paper-rows.jsonl").read_text().splitlines() == rows
 
 
 def test_infer_benchmark_runs_at_a_trivial_size(tmp_path):
