@@ -1,5 +1,4 @@
-"""Findings of the fair-world investigation (branch `fair`, scratch-fair/NOTES.md), kept as
-tests marked xfail until the main session decides.
+"""Two findings of the fair-world investigation (2026-12-06), fixed and kept as tests.
 
 1. A [[conditions]] row that sets a list-valued key (design.exact) while another row leaves it
    at the base scenario's value makes `simkit run` stop with an internal error: the base's
@@ -11,15 +10,11 @@ tests marked xfail until the main session decides.
    SD of a fixed registry's mean log HR is about 0.05, eight times the conditional MCSE at
    1,000 replicates: the -0.06 (MCSE 0.009) "bias" a helper reported was one registry's draw.
 """
-import pytest
-
 from simkit.cli import main
 
 BASE = 'seed = 1\nreplicates = 4\n[design]\nn_treated = 20\npool_size = 500\n'
 
 
-@pytest.mark.xfail(strict=True, reason="runner/grid.py joins list-valued condition coordinates but not the "
-                                       "base scenario's tuple, so a ragged coordinate reaches store._coord_array")
 def test_conditions_may_change_a_list_valued_key_in_only_some_rows(tmp_path):
     f = tmp_path / "exact.toml"
     f.write_text(BASE + '[[conditions]]\nlabel = "published exact set"\n'
@@ -27,8 +22,6 @@ def test_conditions_may_change_a_list_valued_key_in_only_some_rows(tmp_path):
     assert main(["run", str(f), "--out", str(tmp_path / "e.zarr"), "--jobs", "1", "--quiet"]) == 0
 
 
-@pytest.mark.xfail(strict=True, reason="the text summary omits mcse_note: a fixed registry's MCSEs read as "
-                                       "if they covered registry-to-registry variation")
 def test_text_summary_says_when_mcses_are_conditional_on_one_registry(tmp_path, capsys):
     f = tmp_path / "fixed.toml"
     f.write_text(BASE + 'pool_policy = "condition"\n')

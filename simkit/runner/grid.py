@@ -395,7 +395,7 @@ def build_job(study: Study, replicates: int | None = None, chunk_size: int | Non
     for c in study.conditions:
         for k, v in c.coords.items():
             coords.setdefault(k, []).append(v)
-    coords = {k: [(v if not isinstance(v, list) else ",".join(map(str, v))) for v in vals]
+    coords = {k: [(v if not isinstance(v, (list, tuple)) else ",".join(map(str, v))) for v in vals]
               for k, vals in coords.items()}
     attrs = {
         "scenario_text": study.text, "scenario_path": study.base.path or "", "seed": study.seed,
