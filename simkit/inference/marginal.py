@@ -59,8 +59,8 @@ def part_posterior(s: np.ndarray, z: np.ndarray, low, high, scale, q: float) -> 
     """One part's posterior on the real line: the marginal samples of every parameter and the joint draws.
 
     s (n, m) summaries, z (n, p) parameters on the real line (abc.to_unbounded).  Returns {"marginal":
-    [(z_j, w_j, eps_j, accepted_j)], "joint": (z (k, p) marginally adjusted, w (k,)), "joint_raw": the
-    joint accepted set's prior draws' indices, "projection": the fitted projection}."""
+    [(z_j, w_j, eps_j, accepted_j)], "joint": (z (k, p) marginally adjusted, w (k,)), "joint_idx": the
+    joint accepted set's rows, "joint_eps": its tolerance, "projection": the fitted projection}."""
     pr = abc.fit_projection(s, low, high, scale, z)
     P = pr(s)
     p = z.shape[1]
