@@ -494,6 +494,7 @@ def run_inference(paper_path, scenario=None, reps=None, out="infer-out", jobs=No
     """`simkit infer`: run (or resume) the reference table under OUT and, for the SMC method, its sequential
     runs under OUT/smc, and return the posterior (also written to OUT/posterior.json, OUT/posterior.csv and
     OUT/pairs.png)."""
+    from simkit.inference import marginal as MG
     from simkit.inference import sequential as SQ
     from simkit.paper.file import load_paper
     from simkit.runner.grid import build_job
@@ -504,12 +505,10 @@ def run_inference(paper_path, scenario=None, reps=None, out="infer-out", jobs=No
     if not 0 < quantile < 1:
         raise InputError("--quantile", f"expected a number in (0, 1), got {quantile}")
     if reps is None:
-        from simkit.inference import marginal as MG
         reps = MG.DEFAULT_REPS if method == "marginal" else DEFAULT_REPS
     if reps < 100:
         raise InputError("--reps", f"expected at least 100 simulations, got {reps}")
     if runs is None:
-        from simkit.inference import marginal as MG
         runs = MG.DEFAULT_PARTS if method == "marginal" else SQ.DEFAULT_RUNS
     particles = SQ.DEFAULT_PARTICLES if particles is None else particles
     budget = SQ.DEFAULT_BUDGET if budget is None else budget
@@ -529,7 +528,6 @@ def run_inference(paper_path, scenario=None, reps=None, out="infer-out", jobs=No
     info = mc_run(job, outd / "simulations.zarr", jobs=jobs, progress=progress)
     fields, groups = store_fields(paper, outd / "simulations.zarr", study.priors)
     if method == "marginal":
-        from simkit.inference import marginal as MG
         res = MG.infer(paper, study, fields, outd, parts=runs, quantile=quantile, jobs=jobs, progress=progress,
                        predictive=predictive)
     elif method == "smc":
